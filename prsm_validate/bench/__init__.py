@@ -1,0 +1,1 @@
+"""Benchmarks run by ``prsm-validate bench NAME``; one module per benchmark."""

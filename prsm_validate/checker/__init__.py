@@ -1,0 +1,1 @@
+"""checker role of prsm-validate (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""client role of prsm-validate (see DESIGN.md section 2)."""

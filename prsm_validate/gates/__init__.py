@@ -1,0 +1,1 @@
+"""gates role of prsm-validate (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""generator role of prsm-validate (see DESIGN.md section 2)."""

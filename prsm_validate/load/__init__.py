@@ -1,0 +1,1 @@
+"""load role of prsm-validate (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""nemesis role of prsm-validate (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""report role of prsm-validate (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""sla role of prsm-validate (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""targets role of prsm-validate (see DESIGN.md section 2)."""

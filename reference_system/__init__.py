@@ -1,0 +1,1 @@
+"""Reference implementation of the PRSM platform (the system under test)."""
