@@ -1,0 +1,1 @@
+"""Roles of ``prsm-ref``: one module per role (see :mod:`reference_system.cli`)."""

@@ -1,0 +1,3 @@
+"""Configuration for the harness's own tests."""
+
+pytest_plugins = ["pytester"]
