@@ -1,0 +1,224 @@
+"""The ``local`` target: the whole reference system as child processes on loopback.
+
+PostgreSQL, Redis and NATS (JetStream) are the real servers shipped in PyPI wheels; the API is
+``prsm-ref api``. Everything gets free ports and a private temporary directory; each process
+runs in its own process group; a reaper process cleans up if the harness dies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prsm_validate.targets import base, embedded, probes
+from prsm_validate.targets.ports import free_ports
+from prsm_validate.targets.processes import ManagedProcess, Reaper, StartupError, wait_ready
+
+log = logging.getLogger("prsm_validate.local")
+USERNAME = "validator"
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Component:
+    """A started process and how to tell it is ready."""
+
+    process: ManagedProcess
+    probe: Callable[[], bool]
+
+
+@dataclass
+class LocalOptions:
+    """Settings of the local target."""
+
+    nodes: int = 4
+    l1_capacity: int = 256
+    ready_timeout_s: float = READY_TIMEOUT_S
+    keep: bool = False
+
+
+@dataclass
+class LocalTarget:
+    """Starts and stops the reference system on this machine."""
+
+    options: LocalOptions = field(default_factory=LocalOptions)
+    name: str = "local"
+    capabilities: frozenset[str] = frozenset(
+        {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER})
+    root: Path | None = None
+    ready_s: float | None = None
+    _components: dict[str, Component] = field(default_factory=dict)
+    _reaper: Reaper | None = None
+    _deployment: base.Deployment | None = None
+
+    def start(self) -> base.Deployment:
+        """Start every component and wait until all are ready."""
+        started = time.monotonic()
+        self._reaper = Reaper()
+        self.root = Path(tempfile.mkdtemp(prefix="prsm-local-"))
+        self.root.chmod(0o755)  # the unprivileged database user must traverse it
+        self._reaper.watch_path(self.root)
+        try:
+            deployment = self._launch()
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_s = time.monotonic() - started
+        self._deployment = deployment
+        return deployment
+
+    def _launch(self) -> base.Deployment:
+        assert self.root is not None
+        (self.root / "logs").mkdir()
+        pg_port, redis_port, nats_port, nats_mon, api_port = free_ports(5)
+        password = secrets.token_urlsafe(18)
+        dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        nats_url = f"nats://127.0.0.1:{nats_port}"
+        api_url = f"http://127.0.0.1:{api_port}"
+        self._add_postgres(pg_port, dsn)
+        self._add_redis(redis_port)
+        self._add_nats(nats_port, nats_mon)
+        self._add_api(api_port, dsn, redis_url, nats_url, password)
+        self._wait_all()
+        return base.Deployment(
+            target=self.name, kind="local", api_url=api_url, profile="reference",
+            capabilities=self.capabilities, credentials=base.Credentials(USERNAME, password),
+            protected=False, allow_chaos=True, postgres_dsn=dsn, redis_url=redis_url,
+            nats_url=nats_url, pids=self.pids(), log_dir=str(self.root / "logs"), control=self,
+        )
+
+    def _process(self, name: str, argv: list[str], env: dict[str, str] | None = None,
+                 user: str | None = None) -> ManagedProcess:
+        assert self.root is not None
+        proc = ManagedProcess(name, [str(a) for a in argv], self.root / "logs" / f"{name}.log",
+                              env or {}, user, self._reaper)
+        proc.start()
+        return proc
+
+    def _add_postgres(self, port: int, dsn: str) -> None:
+        assert self.root is not None
+        data = embedded.copy_postgres_data(self.root / "postgres")
+        argv = [embedded.postgres_bin_dir() / "postgres", "-D", data, "-h", "127.0.0.1",
+                "-p", port, "-k", data, "-c", "max_connections=100",
+                "-c", "shared_buffers=64MB"]
+        proc = self._process("postgres", argv, user=embedded.server_user())
+        self._components["postgres"] = Component(proc, lambda: probes.postgres_query(dsn))
+
+    def _add_redis(self, port: int) -> None:
+        assert self.root is not None
+        argv = [embedded.redis_server_bin(), "--port", port, "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self.root, "--daemonize", "no"]
+        proc = self._process("redis", argv)
+        self._components["redis"] = Component(proc, lambda: probes.redis_ping("127.0.0.1", port))
+
+    def _add_nats(self, port: int, monitor_port: int) -> None:
+        assert self.root is not None
+        argv = [embedded.nats_server_bin(), "-a", "127.0.0.1", "-p", port, "-m", monitor_port,
+                "-js", "-sd", self.root / "nats"]
+        proc = self._process("nats", argv)
+        url = f"http://127.0.0.1:{monitor_port}/healthz?js-enabled-only=true"
+        self._components["nats"] = Component(proc, lambda: probes.http_ok(url))
+
+    def _add_api(self, port: int, dsn: str, redis_url: str, nats_url: str, password: str) -> None:
+        from reference_system.passwords import hash_password
+
+        env = {
+            "PRSM_REF_PORT": str(port), "PRSM_REF_POSTGRES_DSN": dsn,
+            "PRSM_REF_REDIS_URL": redis_url, "PRSM_REF_NATS_URL": nats_url,
+            "PRSM_REF_JWT_SECRET": secrets.token_urlsafe(48),
+            "PRSM_REF_USERS": json.dumps({USERNAME: hash_password(password)}),
+            "PRSM_REF_L1_CAPACITY": str(self.options.l1_capacity),
+        }
+        proc = self._process("api", [sys.executable, "-m", "reference_system.cli", "api"], env)
+        url = f"http://127.0.0.1:{port}/health"
+        self._components["api"] = Component(proc, lambda: probes.http_ok(url))
+
+    def _wait_all(self, names: list[str] | None = None) -> None:
+        names = names or list(self._components)
+        with ThreadPoolExecutor(len(names)) as pool:
+            waits = [pool.submit(self._wait, name) for name in names]
+            errors = [w.exception() for w in waits if w.exception() is not None]
+        if errors:
+            raise StartupError("\n\n".join(str(e) for e in errors))
+
+    def _wait(self, name: str) -> None:
+        component = self._components[name]
+        wait_ready(component.process, component.probe, self.options.ready_timeout_s)
+
+    # ProcessControl -----------------------------------------------------------------------
+
+    def components(self) -> list[str]:
+        """Names of the components this target runs."""
+        return list(self._components)
+
+    def process(self, component: str) -> ManagedProcess:
+        """The managed process of ``component``."""
+        try:
+            return self._components[component].process
+        except KeyError:
+            raise KeyError(f"no component {component!r}; have {self.components()}") from None
+
+    def kill(self, component: str) -> None:
+        """SIGKILL a component's process group."""
+        self.process(component).kill()
+
+    def pause(self, component: str) -> None:
+        """SIGSTOP a component."""
+        self.process(component).pause()
+
+    def resume(self, component: str) -> None:
+        """SIGCONT a component."""
+        self.process(component).resume()
+
+    def restart(self, component: str) -> None:
+        """Stop (if running) and start a component, then wait until it is ready."""
+        proc = self.process(component)
+        proc.stop()
+        proc.start()
+        self._wait(component)
+        if self._deployment is not None and proc.pid is not None:
+            self._deployment.pids[component] = proc.pid
+
+    def pids(self) -> dict[str, int]:
+        """Current process ids by component."""
+        return {n: c.process.pid for n, c in self._components.items() if c.process.pid}
+
+    def stop(self) -> None:
+        """Stop every component (API first), remove the temp dir, release the reaper."""
+        for name in reversed(list(self._components)):
+            self._components[name].process.stop()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+        if self._reaper is not None:
+            self._reaper.close()
+            self._reaper = None
+
+    def save_logs(self, dest: Path) -> None:
+        """Copy the component logs to ``dest`` (for the run report)."""
+        if self.root is not None and (self.root / "logs").exists():
+            shutil.copytree(self.root / "logs", dest, dirs_exist_ok=True)
+
+
+def keep_instructions(target: LocalTarget) -> str:
+    """How to reach and stop a system left running with ``--prsm-keep``."""
+    groups = " ".join(f"-{pid}" for pid in target.pids().values())
+    return (f"reference system left running (--prsm-keep); data in {target.root}\n"
+            f"stop it with: kill -TERM -- {groups} && rm -rf {target.root}")
+
+
+def detach_reaper(target: LocalTarget) -> None:
+    """Let the system outlive the harness (``--prsm-keep``): the reaper exits without a sweep."""
+    if target._reaper is not None:
+        os.kill(target._reaper.pid, 9)
+        target._reaper = None

@@ -1,0 +1,80 @@
+"""The API application factory and its lifespan (pools, schemas, workers)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Gauge
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from reference_system import llm, memory, tasks
+from reference_system.api.errors import install_error_handlers
+from reference_system.api.middleware import BodyLimit, RateLimit, RequestMetrics
+from reference_system.api.routes import router
+from reference_system.settings import Settings
+
+log = logging.getLogger("prsm.api")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for ``settings``; resources open in the lifespan."""
+    registry = CollectorRegistry()
+    app = FastAPI(title="PRSM reference API", lifespan=_lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.registry = registry
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(RateLimit, per_second=settings.rate_limit_per_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, registry=registry)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    pool = AsyncConnectionPool(settings.postgres_dsn, min_size=2, max_size=10, open=False,
+                               timeout=settings.dependency_timeout_s * 5)
+    await pool.open(wait=True, timeout=30)
+    async with pool.connection() as conn:
+        await conn.execute(memory.SCHEMA)
+        await conn.execute(tasks.SCHEMA)
+    redis = Redis.from_url(settings.redis_url, socket_timeout=settings.dependency_timeout_s * 5)
+    app.state.pool, app.state.redis = pool, redis
+    app.state.memory = memory.MemoryStore(memory.L1Cache(settings.l1_capacity), redis, pool)
+    app.state.tasks = tasks.TaskQueue(pool, _executor(app), settings.task_workers)
+    _export_tier_ratios(app)
+    app.state.tasks.start()
+    try:
+        yield
+    finally:
+        await app.state.tasks.stop()
+        await redis.aclose()
+        await pool.close()
+
+
+def _executor(app: FastAPI) -> tasks.Executor:
+    async def execute(type_: str, payload: dict[str, Any]) -> Any:
+        if type_ == "inference":
+            gen = llm.builtin_generate(str(payload.get("prompt", "")), "prsm-tiny",
+                                       int(payload.get("max_tokens", 32)), 0.0)
+            return {"response": gen.text, "model": gen.model}
+        return await tasks.execute_builtin(type_, payload)
+
+    return execute
+
+
+def _export_tier_ratios(app: FastAPI) -> None:
+    ratio = Gauge("memory_tier_hit_ratio", "Hit ratio per memory tier", ["tier"],
+                  registry=app.state.registry)
+    lookups = Gauge("memory_tier_lookups", "Lookups per memory tier and outcome",
+                    ["tier", "outcome"], registry=app.state.registry)
+    for name, stats in app.state.memory.stats.items():
+        ratio.labels(name).set_function(lambda s=stats: s.ratio() or 0.0)
+        lookups.labels(name, "hit").set_function(lambda s=stats: s.hits)
+        lookups.labels(name, "miss").set_function(lambda s=stats: s.misses)

@@ -1,0 +1,62 @@
+"""JWT authentication: fixed algorithm list; exp, iat, iss, aud and sub required and checked."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from reference_system.api.errors import ApiError
+from reference_system.passwords import verify_password
+from reference_system.settings import Settings
+
+ALGORITHMS = ["HS256"]  # fixed: never taken from the token header
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+
+
+def issue_token(settings: Settings, username: str, now: float | None = None) -> str:
+    """A signed access token for ``username``."""
+    issued = int(time.time() if now is None else now)
+    claims = {"sub": username, "iat": issued, "exp": issued + settings.jwt_ttl_s,
+              "iss": settings.jwt_issuer, "aud": settings.jwt_audience}
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHMS[0])
+
+
+def decode_token(settings: Settings, token: str) -> dict[str, Any]:
+    """Verified claims of ``token``; raises :class:`ApiError` 401 on any defect."""
+    try:
+        return jwt.decode(
+            token, settings.jwt_secret, algorithms=ALGORITHMS, audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer, options={"require": _REQUIRED_CLAIMS}, leeway=5,
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("token expired") from None
+    except jwt.PyJWTError:
+        raise _unauthorized("invalid token") from None
+
+
+def authenticate(settings: Settings, username: str, password: str) -> bool:
+    """True when the configured user exists and the password matches its hash."""
+    encoded = settings.users.get(username)
+    return encoded is not None and verify_password(password, encoded)
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_user(request: Request) -> str:
+    """FastAPI dependency: the authenticated username from the Bearer token."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("missing bearer token")
+    claims = decode_token(request.app.state.settings, token.strip())
+    if claims["sub"] not in request.app.state.settings.users:
+        raise _unauthorized("unknown subject")
+    return str(claims["sub"])
+
+
+User = Annotated[str, Depends(current_user)]

@@ -1,0 +1,156 @@
+"""HTTP routes of the prime-spark contract: health, auth, memory, tasks, LLM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from reference_system import llm
+from reference_system.api import health as probes
+from reference_system.api.auth import User, authenticate, issue_token
+from reference_system.api.errors import ApiError
+from reference_system.api.models import Generate, LoginRequest, MemoryKey, MemorySet, TaskSubmit
+
+router = APIRouter()
+
+
+@router.get("/health")
+async def health(request: Request) -> JSONResponse:
+    """Per-component status; 503 when a required component is down."""
+    state = request.app.state
+    timeout = state.settings.dependency_timeout_s
+    checks: dict[str, Any] = {
+        "postgres": probes.postgres_check(state.pool),
+        "redis": state.redis.ping(),
+    }
+    if state.settings.nats_url:
+        checks["nats"] = probes.nats_check(state.settings.nats_url)
+    results = await asyncio.gather(*(probes.probe(c, timeout) for c in checks.values()))
+    components = dict(zip(checks, results, strict=True))
+    status, code = probes.overall(components)
+    return JSONResponse({"status": status, "components": components}, code)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition of the API's registry."""
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/api/auth/login")
+async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
+    """Exchange username and password for a bearer token."""
+    settings = request.app.state.settings
+    # scrypt is deliberately slow: keep it off the event loop.
+    ok = await asyncio.to_thread(authenticate, settings, body.username, body.password)
+    if not ok:
+        raise ApiError(401, "invalid username or password", headers={"WWW-Authenticate": "Bearer"})
+    token = issue_token(settings, body.username)
+    return {"access_token": token, "token_type": "bearer", "expires_in": settings.jwt_ttl_s}
+
+
+@router.get("/api/auth/me")
+async def me(user: User, request: Request) -> dict[str, Any]:
+    """The authenticated user."""
+    return {"username": user, "issuer": request.app.state.settings.jwt_issuer}
+
+
+@router.post("/api/memory/set")
+async def memory_set(body: MemorySet, user: User, request: Request) -> dict[str, Any]:
+    """Store a value in all three tiers (durably first)."""
+    await request.app.state.memory.set(body.key, body.value, body.ttl)
+    return {"key": body.key, "stored": True, "ttl": body.ttl}
+
+
+@router.post("/api/memory/get")
+async def memory_get(body: MemoryKey, user: User, request: Request) -> dict[str, Any]:
+    """Read a value through L1 -> L2 -> L3; the response names the serving tier."""
+    found, value, tier = await request.app.state.memory.get(body.key)
+    if not found:
+        raise ApiError(404, f"no value for key {body.key!r}")
+    return {"key": body.key, "value": value, "tier": tier}
+
+
+@router.delete("/api/memory/{key}")
+async def memory_delete(key: str, user: User, request: Request) -> dict[str, Any]:
+    """Delete a key from every tier."""
+    if not await request.app.state.memory.delete(key):
+        raise ApiError(404, f"no value for key {key!r}")
+    return {"key": key, "deleted": True}
+
+
+@router.get("/api/memory/stats")
+async def memory_stats(user: User, request: Request) -> dict[str, Any]:
+    """Hits, misses and hit ratio per tier, L1 size and capacity, durable item count."""
+    memory = request.app.state.memory
+    tiers = {name: {"hits": s.hits, "misses": s.misses, "hit_ratio": s.ratio()}
+             for name, s in memory.stats.items()}
+    return {"tiers": tiers, "l1_size": len(memory.l1), "l1_capacity": memory.l1.capacity,
+            "items": await memory.item_count()}
+
+
+@router.post("/api/tasks/submit")
+async def task_submit(body: TaskSubmit, user: User, request: Request) -> dict[str, Any]:
+    """Queue a task; it is durable when this returns."""
+    task_id = await request.app.state.tasks.submit(user, body.type, body.payload, body.priority)
+    return {"task_id": task_id, "status": "queued"}
+
+
+@router.get("/api/tasks/{task_id}")
+async def task_status(task_id: str, user: User, request: Request) -> dict[str, Any]:
+    """A task's status and result."""
+    task = await request.app.state.tasks.get(user, _task_uuid(task_id))
+    if task is None:
+        raise ApiError(404, f"no task {task_id}")
+    return task
+
+
+@router.delete("/api/tasks/{task_id}")
+async def task_cancel(task_id: str, user: User, request: Request) -> dict[str, Any]:
+    """Cancel a queued or running task; 409 if it already finished."""
+    status = await request.app.state.tasks.cancel(user, _task_uuid(task_id))
+    if status is None:
+        raise ApiError(404, f"no task {task_id}")
+    if status != "cancelled":
+        raise ApiError(409, f"task {task_id} already {status}")
+    return {"task_id": task_id, "status": status}
+
+
+@router.post("/api/llm/generate")
+async def generate(body: Generate, user: User, request: Request) -> dict[str, Any]:
+    """Generate text; identical repeated requests are served from the response cache."""
+    started = time.perf_counter()
+    state = request.app.state
+    key = llm.cache_key(body.prompt, body.model, body.max_tokens, body.temperature)
+    if body.use_cache:
+        cached = await state.redis.get(key)
+        if cached is not None:
+            return llm.response_body(llm.Generation(**json.loads(cached)), started, True)
+    gen = await _generate(state, body)
+    if body.use_cache:
+        await state.redis.set(key, json.dumps(gen.__dict__), ex=3600)
+    return llm.response_body(gen, started, False)
+
+
+async def _generate(state: Any, body: Generate) -> llm.Generation:
+    if state.settings.ollama_url:
+        return await llm.ollama_generate(state.settings.ollama_url, body.prompt, body.model,
+                                         body.max_tokens, body.temperature)
+    if body.model not in llm.BUILTIN_MODELS:
+        raise ApiError(422, f"unknown model {body.model!r}; built-in: {list(llm.BUILTIN_MODELS)}")
+    return llm.builtin_generate(body.prompt, body.model, body.max_tokens, body.temperature)
+
+
+def _task_uuid(task_id: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(task_id))
+    except ValueError:
+        raise ApiError(404, f"no task {task_id}") from None

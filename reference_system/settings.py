@@ -1,0 +1,112 @@
+"""Configuration of the reference API, read from ``PRSM_REF_*`` environment variables.
+
+Secrets (the JWT signing key, password hashes) come only from the environment or files it
+names; they are never logged. A missing or malformed variable raises :class:`SettingsError`
+naming the variable and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "PRSM_REF_"
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the API process needs to run."""
+
+    postgres_dsn: str
+    redis_url: str
+    jwt_secret: str = field(repr=False)
+    users: Mapping[str, str] = field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    nats_url: str | None = None
+    jwt_issuer: str = "prsm-reference"
+    jwt_audience: str = "prsm-api"
+    jwt_ttl_s: int = 900
+    l1_capacity: int = 1024
+    max_body_bytes: int = 1 << 20
+    rate_limit_per_s: float = 0.0
+    ollama_url: str | None = None
+    consensus_config: str | None = None
+    dependency_timeout_s: float = 1.0
+    task_workers: int = 2
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default ``os.environ``)."""
+        env = os.environ if env is None else env
+        return cls(
+            postgres_dsn=_required(env, "POSTGRES_DSN"),
+            redis_url=_required(env, "REDIS_URL"),
+            jwt_secret=_secret(env),
+            users=_users(env),
+            host=env.get(PREFIX + "HOST", "127.0.0.1"),
+            port=_number(env, "PORT", 8000, int),
+            nats_url=env.get(PREFIX + "NATS_URL") or None,
+            jwt_issuer=env.get(PREFIX + "JWT_ISSUER", "prsm-reference"),
+            jwt_audience=env.get(PREFIX + "JWT_AUDIENCE", "prsm-api"),
+            jwt_ttl_s=_number(env, "JWT_TTL_S", 900, int),
+            l1_capacity=_number(env, "L1_CAPACITY", 1024, int),
+            max_body_bytes=_number(env, "MAX_BODY_BYTES", 1 << 20, int),
+            rate_limit_per_s=_number(env, "RATE_LIMIT_PER_S", 0.0, float),
+            ollama_url=env.get(PREFIX + "OLLAMA_URL") or None,
+            consensus_config=env.get(PREFIX + "CONSENSUS_CONFIG") or None,
+            dependency_timeout_s=_number(env, "DEPENDENCY_TIMEOUT_S", 1.0, float),
+            task_workers=_number(env, "TASK_WORKERS", 2, int),
+        )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(PREFIX + name)
+    if not value:
+        raise SettingsError(f"{PREFIX}{name} is not set: export it before starting the API")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type) -> object:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not a {kind.__name__}") from None
+
+
+def _secret(env: Mapping[str, str]) -> str:
+    path = env.get(PREFIX + "JWT_SECRET_FILE")
+    secret = Path(path).read_text().strip() if path else env.get(PREFIX + "JWT_SECRET", "")
+    if len(secret) < 32:
+        raise SettingsError(
+            f"{PREFIX}JWT_SECRET (or {PREFIX}JWT_SECRET_FILE) must hold at least 32 characters"
+        )
+    return secret
+
+
+def _users(env: Mapping[str, str]) -> dict[str, str]:
+    """Users as ``{username: password_hash}`` from PRSM_REF_USERS(_FILE) JSON."""
+    path = env.get(PREFIX + "USERS_FILE")
+    raw = Path(path).read_text() if path else env.get(PREFIX + "USERS", "")
+    if not raw:
+        raise SettingsError(
+            f"{PREFIX}USERS or {PREFIX}USERS_FILE must give users as JSON "
+            '{"name": "<hash from prsm-ref hash-password>"}'
+        )
+    try:
+        users = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{PREFIX}USERS is not valid JSON: {exc.msg}") from None
+    if not isinstance(users, dict) or not all(isinstance(v, str) for v in users.values()):
+        raise SettingsError(f"{PREFIX}USERS must be a JSON object of username -> password hash")
+    return users
