@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -9,6 +10,7 @@ from typing import Any, Protocol
 KILL, PAUSE, RESTART = "kill", "pause", "restart"
 LINK_FAULTS, PARTITION, BYZANTINE = "link_faults", "partition", "byzantine"
 DB, REDIS, BROKER, CONSENSUS = "db", "redis", "broker", "consensus"
+TOKEN_SIGNING = "token_signing"  # the harness holds the API's JWT key (forged-token checks)
 FAULT_CAPABILITIES = frozenset({KILL, PAUSE, RESTART, LINK_FAULTS, PARTITION, BYZANTINE})
 
 
@@ -60,6 +62,7 @@ class Deployment:
     pids: dict[str, int] = field(default_factory=dict)
     log_dir: str | None = None
     control: ProcessControl | None = field(default=None, repr=False)
+    token_signer: Callable[[dict[str, Any]], str] | None = field(default=None, repr=False)
 
     def has(self, *capabilities: str) -> bool:
         """True when the target offers every named capability."""

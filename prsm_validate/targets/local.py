@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prsm_validate.targets import base, embedded, probes
 from prsm_validate.targets.ports import free_ports
@@ -54,7 +55,8 @@ class LocalTarget:
     options: LocalOptions = field(default_factory=LocalOptions)
     name: str = "local"
     capabilities: frozenset[str] = frozenset(
-        {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER})
+        {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER,
+         base.TOKEN_SIGNING})
     root: Path | None = None
     ready_s: float | None = None
     _components: dict[str, Component] = field(default_factory=dict)
@@ -82,6 +84,7 @@ class LocalTarget:
         (self.root / "logs").mkdir()
         pg_port, redis_port, nats_port, nats_mon, api_port = free_ports(5)
         password = secrets.token_urlsafe(18)
+        jwt_secret = secrets.token_urlsafe(48)
         dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         nats_url = f"nats://127.0.0.1:{nats_port}"
@@ -89,13 +92,14 @@ class LocalTarget:
         self._add_postgres(pg_port, dsn)
         self._add_redis(redis_port)
         self._add_nats(nats_port, nats_mon)
-        self._add_api(api_port, dsn, redis_url, nats_url, password)
+        self._add_api(api_port, dsn, redis_url, nats_url, password, jwt_secret)
         self._wait_all()
         return base.Deployment(
             target=self.name, kind="local", api_url=api_url, profile="reference",
             capabilities=self.capabilities, credentials=base.Credentials(USERNAME, password),
             protected=False, allow_chaos=True, postgres_dsn=dsn, redis_url=redis_url,
             nats_url=nats_url, pids=self.pids(), log_dir=str(self.root / "logs"), control=self,
+            token_signer=_hs256_signer(jwt_secret),
         )
 
     def _process(self, name: str, argv: list[str], env: dict[str, str] | None = None,
@@ -130,13 +134,14 @@ class LocalTarget:
         url = f"http://127.0.0.1:{monitor_port}/healthz?js-enabled-only=true"
         self._components["nats"] = Component(proc, lambda: probes.http_ok(url))
 
-    def _add_api(self, port: int, dsn: str, redis_url: str, nats_url: str, password: str) -> None:
+    def _add_api(self, port: int, dsn: str, redis_url: str, nats_url: str, password: str,
+                 jwt_secret: str) -> None:
         from reference_system.passwords import hash_password
 
         env = {
             "PRSM_REF_PORT": str(port), "PRSM_REF_POSTGRES_DSN": dsn,
             "PRSM_REF_REDIS_URL": redis_url, "PRSM_REF_NATS_URL": nats_url,
-            "PRSM_REF_JWT_SECRET": secrets.token_urlsafe(48),
+            "PRSM_REF_JWT_SECRET": jwt_secret,
             "PRSM_REF_USERS": json.dumps({USERNAME: hash_password(password)}),
             "PRSM_REF_L1_CAPACITY": str(self.options.l1_capacity),
         }
@@ -208,6 +213,15 @@ class LocalTarget:
         """Copy the component logs to ``dest`` (for the run report)."""
         if self.root is not None and (self.root / "logs").exists():
             shutil.copytree(self.root / "logs", dest, dirs_exist_ok=True)
+
+
+def _hs256_signer(secret: str) -> Callable[[dict[str, Any]], str]:
+    def sign(claims: dict[str, Any]) -> str:
+        import jwt
+
+        return jwt.encode(claims, secret, algorithm="HS256")
+
+    return sign
 
 
 def keep_instructions(target: LocalTarget) -> str:

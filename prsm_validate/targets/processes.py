@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -94,9 +95,17 @@ class ManagedProcess:
         return self.popen is not None and self.popen.poll() is None
 
     def signal(self, sig: int) -> None:
-        """Send ``sig`` to the whole process group."""
-        if self.popen is not None and self.alive():
-            os.killpg(self.popen.pid, sig)
+        """Send ``sig`` to the process group and to every descendant.
+
+        Descendants matter: PostgreSQL backends call setsid(), leaving the postmaster's group.
+        """
+        if self.popen is None or not self.alive():
+            return
+        descendants = _descendants(self.popen.pid)
+        os.killpg(self.popen.pid, sig)
+        for pid in descendants:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
 
     def kill(self) -> None:
         """SIGKILL the process group and reap it."""
@@ -159,6 +168,15 @@ def wait_ready(proc: ManagedProcess, probe: Callable[[], bool], timeout_s: float
                                f"last output ({proc.log_path}):\n{proc.log_tail()}")
         time.sleep(interval_s)
         interval_s = min(interval_s * 1.5, 0.1)
+
+
+def _descendants(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def _safe(probe: Callable[[], bool]) -> bool:

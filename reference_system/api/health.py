@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlparse
 
 REQUIRED = ("postgres", "redis")
 
 
-async def probe(check: Awaitable[Any], timeout_s: float) -> dict[str, Any]:
-    """Run one check with a timeout; never raises."""
+_in_flight: dict[str, asyncio.Task[Any]] = {}
+
+
+async def probe(name: str, check: Coroutine[Any, Any, Any], timeout_s: float) -> dict[str, Any]:
+    """Run one check with a timeout; never raises.
+
+    A hung dependency (e.g. a SIGSTOPped server) can make even cancellation block, so the check
+    runs shielded in its own task and at most one is in flight per component: while it hangs,
+    the component is reported down at once.
+    """
     started = time.perf_counter()
+    pending = _in_flight.get(name)
+    if pending is not None and not pending.done():
+        check.close()
+        return {"status": "down", "error": "previous probe still unanswered", "latency_ms": 0.0}
+    task = asyncio.ensure_future(check)
+    _in_flight[name] = task
     try:
-        await asyncio.wait_for(check, timeout_s)
+        await asyncio.wait_for(asyncio.shield(task), timeout_s)
         status: dict[str, Any] = {"status": "up"}
     except TimeoutError:
         status = {"status": "down", "error": f"no answer within {timeout_s:g}s"}

@@ -31,7 +31,7 @@ async def health(request: Request) -> JSONResponse:
     }
     if state.settings.nats_url:
         checks["nats"] = probes.nats_check(state.settings.nats_url)
-    results = await asyncio.gather(*(probes.probe(c, timeout) for c in checks.values()))
+    results = await asyncio.gather(*(probes.probe(n, c, timeout) for n, c in checks.items()))
     components = dict(zip(checks, results, strict=True))
     status, code = probes.overall(components)
     return JSONResponse({"status": status, "components": components}, code)

@@ -1,0 +1,147 @@
+"""Fixtures: the session's deployment, authenticated clients, histories, process control."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from prsm_validate.client.api import ApiClient
+    from prsm_validate.history import History
+    from prsm_validate.settings import RunSettings
+    from prsm_validate.targets.base import Deployment, ProcessControl
+
+
+def _session(config: pytest.Config) -> Any:
+    from prsm_validate.session import SESSION_KEY
+
+    return config.stash[SESSION_KEY]
+
+
+def _mark_uses_prsm(request: pytest.FixtureRequest) -> None:
+    from prsm_validate.session import USES_PRSM
+
+    node = request.node
+    if isinstance(node, pytest.Item) and (USES_PRSM, True) not in node.user_properties:
+        node.user_properties.append((USES_PRSM, True))
+
+
+@pytest.fixture(scope="session")
+def prsm_settings(pytestconfig: pytest.Config) -> RunSettings:
+    """The run's settings (target spec, seed, report root...)."""
+    return _session(pytestconfig).settings
+
+
+@pytest.fixture(scope="session")
+def prsm_seed(prsm_settings: RunSettings) -> int:
+    """The run's seed; a failing run prints ``--prsm-seed=N`` to replay it."""
+    return prsm_settings.seed
+
+
+@pytest.fixture(scope="session")
+def prsm_deployment(pytestconfig: pytest.Config) -> Iterator[Deployment]:
+    """The system under test, started (or attached to) once per session (per xdist worker)."""
+    from prsm_validate.targets.processes import StartupError
+
+    session = _session(pytestconfig)
+    spec = session.settings.spec
+    target = pytestconfig.hook.pytest_prsm_make_target(config=pytestconfig, spec=spec)
+    if target is None:
+        pytest.fail(f"no plugin can make target {session.settings.spec.name!r}", pytrace=False)
+    try:
+        deployment = target.start()
+    except StartupError as exc:
+        pytest.fail(f"target {target.name!r} did not start: {exc}", pytrace=False)
+    session.ready_s = getattr(target, "ready_s", None)
+    session.deployment_info = deployment.describe()
+    pytestconfig.hook.pytest_prsm_deployment_ready(config=pytestconfig, deployment=deployment,
+                                            ready_s=session.ready_s)
+    _announce_ready(pytestconfig, target.name, session.ready_s)
+    try:
+        yield deployment
+    finally:
+        _release(pytestconfig, session, target)
+
+
+def _announce_ready(config: pytest.Config, name: str, ready_s: float | None) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and ready_s is not None:
+        reporter.write_line(f"prsm: target {name!r} ready in {ready_s:.2f}s")
+
+
+def _release(config: pytest.Config, session: Any, target: Any) -> None:
+    if hasattr(target, "save_logs") and session.uses_prsm:
+        worker = getattr(config, "workerinput", {}).get("workerid", "")
+        target.save_logs(session.store.logs_path / worker)
+    if session.settings.keep and hasattr(target, "root"):
+        from prsm_validate.targets.local import detach_reaper, keep_instructions
+
+        detach_reaper(target)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(keep_instructions(target))
+        return
+    target.stop()
+
+
+@pytest.fixture
+def prsm_history(request: pytest.FixtureRequest, pytestconfig: pytest.Config
+                 ) -> Iterator[History]:
+    """This test's history, written to ``<run>/histories/<test>.jsonl``."""
+    from prsm_validate.history import History
+
+    _mark_uses_prsm(request)
+    session = _session(pytestconfig)
+    history = History(session.store.history_path(request.node.nodeid))
+    try:
+        yield history
+    finally:
+        history.close()
+
+
+@pytest.fixture
+def prsm_client(prsm_deployment: Deployment, prsm_history: History
+                ) -> Iterator[Callable[..., ApiClient]]:
+    """Factory of clients for the target's API profile: ``prsm_client(login=False)``."""
+    from prsm_validate.client.api import ApiClient
+
+    clients: list[ApiClient] = []
+
+    def make(login: bool = False, timeout_s: float = 10.0) -> ApiClient:
+        client = ApiClient(prsm_deployment.api_url, prsm_deployment.profile, prsm_history,
+                           timeout_s)
+        clients.append(client)
+        if login:
+            _login(client, prsm_deployment)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _login(client: ApiClient, deployment: Deployment) -> None:
+    if deployment.credentials is None:
+        pytest.skip(f"target {deployment.target!r} has no credentials configured")
+    response = client.login(deployment.credentials)
+    if not response.ok:
+        pytest.fail(f"login to {deployment.api_url} as {deployment.credentials.username} "
+                    f"failed: HTTP {response.status} {response.body}", pytrace=False)
+
+
+@pytest.fixture
+def prsm_api(prsm_client: Callable[..., ApiClient]) -> ApiClient:
+    """A client logged in with the target's credentials."""
+    return prsm_client(login=True)
+
+
+@pytest.fixture
+def prsm_control(prsm_deployment: Deployment) -> ProcessControl:
+    """Process control of the target's components (kill, pause, resume, restart)."""
+    if prsm_deployment.control is None:
+        pytest.skip(f"target {prsm_deployment.target!r} offers no process control")
+    return prsm_deployment.control

@@ -1,0 +1,138 @@
+"""Per-session state and hooks: capability skips, outcome collection, the run report."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from prsm_validate.report.store import RunStore, new_run_id
+from prsm_validate.settings import RunSettings
+from prsm_validate.targets.base import FAULT_CAPABILITIES, fault_permission
+
+SETTINGS_KEY = pytest.StashKey[RunSettings]()
+SESSION_KEY = pytest.StashKey["PrsmSession"]()
+USES_PRSM = "prsm"  # user property marking a test that used the system under test
+
+
+class PrsmSession:
+    """What the plugin knows about this run; registered as a plugin in ``pytest_configure``."""
+
+    def __init__(self, config: pytest.Config, settings: RunSettings,
+                 workerinput: dict[str, Any] | None) -> None:
+        self.config = config
+        self.settings = settings
+        self.is_worker = workerinput is not None
+        run_id = workerinput["prsm_run_id"] if workerinput else new_run_id()
+        self.store = RunStore(settings.report_root, run_id)
+        self.started = time.time()
+        self.reports: list[dict[str, Any]] = []
+        self.uses_prsm = settings.report_explicit
+        self.deployment_info: dict[str, Any] | None = None
+        self.ready_s: float | None = None
+        config.stash[SETTINGS_KEY] = settings
+        config.stash[SESSION_KEY] = self
+
+    # reporting the configuration ---------------------------------------------------------
+
+    def pytest_report_header(self) -> list[str]:
+        """Target, seed and report folder, at the top of the run."""
+        spec = self.settings.spec
+        return [f"prsm: target={spec.name} (kind {spec.kind}, profile {spec.profile}) "
+                f"seed={self.settings.seed} report={self.store.path}"]
+
+    # skips ---------------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Skip, with the reason, what the target cannot or may not do."""
+        spec = self.settings.spec
+        needed = {c for m in item.iter_markers("requires") for c in m.args}
+        missing = sorted(needed - spec.capabilities)
+        if missing:
+            pytest.skip(f"target {spec.name!r} lacks capability {', '.join(missing)}")
+        harmful = needed & FAULT_CAPABILITIES or any(
+            item.get_closest_marker(m) for m in ("destructive", "chaos"))
+        if harmful:
+            reason = fault_permission(spec.protected, spec.allow_chaos,
+                                      self.settings.allow_destructive, spec.name)
+            if reason:
+                pytest.skip(reason)
+
+    # outcomes ------------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect each test's outcome (also the workers', under xdist)."""
+        if any(name == USES_PRSM for name, _ in report.user_properties):
+            self.uses_prsm = True
+        if report.when == "call" or report.outcome != "passed":
+            self.reports.append(_outcome(report))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write summary.json and junit.xml when the run used the system under test."""
+        if self.is_worker or not self.uses_prsm:
+            return
+        from prsm_validate.report.junit import write_junit
+
+        self.store.create()
+        summary = self.summary(int(exitstatus))
+        self.config.hook.pytest_prsm_run_summary(config=self.config, summary=summary)
+        self.store.write_json("summary.json", summary)
+        write_junit(self.store.junit_path, self.reports, self.store.run_id,
+                    {"prsm.seed": str(self.settings.seed), "prsm.target": self.settings.spec.name})
+
+    def summary(self, exitstatus: int) -> dict[str, Any]:
+        """The run summary written to summary.json."""
+        counts: dict[str, int] = {}
+        for r in self.reports:
+            counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+        return {
+            "run_id": self.store.run_id, "started": self.started, "finished": time.time(),
+            "exit_status": exitstatus, "seed": self.settings.seed,
+            "target": self.deployment_info or {"target": self.settings.spec.name,
+                                               "kind": self.settings.spec.kind},
+            "ready_s": self.ready_s, "counts": counts, "tests": self.reports,
+            "python": sys.version.split()[0], "argv": list(self.config.invocation_params.args),
+        }
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
+        """Where the report is, and how to replay a failing run."""
+        if self.is_worker:
+            return
+        if self.uses_prsm:
+            terminalreporter.write_line(f"prsm report: {self.store.path}")
+        if exitstatus not in (0, 5) and self.uses_prsm:
+            args = " ".join(a for a in self.config.invocation_params.args
+                            if not a.startswith("--prsm-seed"))
+            terminalreporter.write_line(
+                f"prsm replay: pytest --prsm-seed={self.settings.seed} {args}".rstrip())
+
+
+class XdistHooks:
+    """Share the run id and seed with xdist workers."""
+
+    def __init__(self, session: PrsmSession) -> None:
+        self.session = session
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """Hand the controller's run id and seed to a worker."""
+        node.workerinput["prsm_run_id"] = self.session.store.run_id
+        node.workerinput["prsm_seed"] = self.session.settings.seed
+
+
+def _outcome(report: pytest.TestReport) -> dict[str, Any]:
+    outcome = report.outcome if report.when == "call" else (
+        "error" if report.failed else report.outcome)
+    entry: dict[str, Any] = {"nodeid": report.nodeid, "outcome": outcome, "when": report.when,
+                             "duration_s": round(report.duration, 4)}
+    if report.skipped and isinstance(report.longrepr, tuple):
+        entry["reason"] = str(report.longrepr[2]).removeprefix("Skipped: ")
+    elif report.failed:
+        entry["message"] = report.longreprtext[-4000:]
+    props = {k: v for k, v in report.user_properties if k != USES_PRSM}
+    if props:
+        entry["properties"] = props
+    return entry

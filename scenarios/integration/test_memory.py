@@ -1,0 +1,115 @@
+"""Memory over three tiers: set/get/delete, fall-through with back-fill, TTL, durability."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _key(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def _eventually(check, timeout_s: float = 10.0, interval_s: float = 0.05):
+    """Poll ``check`` until it returns a truthy value; fail with the last value."""
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval_s)
+    pytest.fail(f"condition not met within {timeout_s}s; last value {value!r}", pytrace=False)
+
+
+def test_set_get_delete_round_trip(prsm_api):
+    key, value = _key("rt"), {"nested": [1, 2, {"x": "y"}], "n": 3.5}
+    assert prsm_api.call("memory_set", {"key": key, "value": value}).status == 200
+    got = prsm_api.call("memory_get", {"key": key})
+    assert got.status == 200 and got.body["value"] == value
+    assert prsm_api.call("memory_delete", key=key).status == 200
+    assert prsm_api.call("memory_get", {"key": key}).status == 404
+    assert prsm_api.call("memory_delete", key=key).status == 404
+
+
+def test_overwrite_returns_latest_value(prsm_api):
+    key = _key("ow")
+    for version in range(5):
+        prsm_api.call("memory_set", {"key": key, "value": version})
+    assert prsm_api.call("memory_get", {"key": key}).body["value"] == 4
+
+
+def test_fresh_write_is_served_from_l1(prsm_api):
+    key = _key("l1")
+    prsm_api.call("memory_set", {"key": key, "value": "hot"})
+    got = prsm_api.call("memory_get", {"key": key})
+    if "tier" not in got.body:
+        pytest.skip("this API profile does not report the serving tier")
+    assert got.body["tier"] == "l1"
+
+
+def test_value_evicted_from_l1_is_served_from_l2_then_back_in_l1(prsm_api):
+    stats = prsm_api.call("memory_stats").body
+    if "l1_capacity" not in stats:
+        pytest.skip("this API profile does not report the L1 capacity")
+    key = _key("evict")
+    prsm_api.call("memory_set", {"key": key, "value": "cold"})
+    for i in range(stats["l1_capacity"] + 1):
+        prsm_api.call("memory_set", {"key": f"{key}-filler-{i}", "value": i})
+    first = prsm_api.call("memory_get", {"key": key}).body
+    assert (first["value"], first["tier"]) == ("cold", "l2")
+    second = prsm_api.call("memory_get", {"key": key}).body
+    assert second["tier"] == "l1", "a read from L2 must back-fill L1"
+
+
+@pytest.mark.requires("redis")
+def test_value_missing_from_l1_and_l2_is_served_from_l3(prsm_api, prsm_deployment):
+    import redis
+
+    key = _key("l3")
+    prsm_api.call("memory_set", {"key": key, "value": {"durable": True}})
+    capacity = prsm_api.call("memory_stats").body["l1_capacity"]
+    for i in range(capacity + 1):
+        prsm_api.call("memory_set", {"key": f"{key}-filler-{i}", "value": i})
+    with redis.Redis.from_url(prsm_deployment.redis_url) as r:
+        r.flushall()
+    got = prsm_api.call("memory_get", {"key": key}).body
+    assert (got["value"], got["tier"]) == ({"durable": True}, "l3")
+    assert prsm_api.call("memory_get", {"key": key}).body["tier"] == "l1"
+
+
+def test_ttl_expires_the_value_in_every_tier(prsm_api):
+    key = _key("ttl")
+    prsm_api.call("memory_set", {"key": key, "value": "short-lived", "ttl": 1})
+    assert prsm_api.call("memory_get", {"key": key}).status == 200
+    _eventually(lambda: prsm_api.call("memory_get", {"key": key}).status == 404, timeout_s=5)
+
+
+@pytest.mark.requires("restart")
+def test_value_written_before_api_restart_is_read_after_it(prsm_api, prsm_control, prsm_client):
+    key = _key("durable")
+    assert prsm_api.call("memory_set", {"key": key, "value": "survives"}).status == 200
+    prsm_control.restart("api")
+    fresh = prsm_client(login=True)
+    got = fresh.call("memory_get", {"key": key})
+    assert got.status == 200 and got.body["value"] == "survives"
+
+
+def test_invalid_memory_request_is_422_with_details(prsm_api):
+    response = prsm_api.call("memory_set", {"value": 1})
+    assert response.status == 422
+    details = response.body["error"]["details"]
+    assert any("key" in d["loc"] for d in details)
+
+
+def test_stats_count_lookups(prsm_api):
+    before = prsm_api.call("memory_stats").body["tiers"]["l1"]
+    key = _key("stats")
+    prsm_api.call("memory_set", {"key": key, "value": 1})
+    prsm_api.call("memory_get", {"key": key})
+    after = prsm_api.call("memory_stats").body["tiers"]["l1"]
+    assert after["hits"] == before["hits"] + 1
