@@ -80,10 +80,11 @@ def resolve_target(name: str, targets_file: Path | None, local_capabilities: fro
         raise TargetConfigError(
             f"--prsm-target={name}: the {name} target is not available in this version; "
             "use --prsm-target=local or a remote target from the targets file")
-    targets = load_targets_file(targets_file) if targets_file else {}
+    exists = targets_file is not None and targets_file.exists()
+    targets = load_targets_file(targets_file) if exists and targets_file else {}
     if name not in targets:
-        known = ", ".join([*BUILTIN[:1], *sorted(targets)]) or "local"
-        where = targets_file if targets_file else "no targets file"
+        known = ", ".join([*BUILTIN[:1], *sorted(targets)])
+        where = targets_file if exists else f"{targets_file} (file not found)"
         raise TargetConfigError(f"--prsm-target={name}: no such target in {where}; "
                                 f"known targets: {known}. Add it under 'targets:' or fix the name")
     return targets[name]

@@ -1,0 +1,92 @@
+"""After SIGINT or SIGKILL of a running pytest, nothing of the local target survives:
+no child process, no listening port, no temporary directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SCENARIO = """
+import json, os, time
+from urllib.parse import urlparse
+
+def test_hold_the_system(prsm_deployment):
+    info = prsm_deployment.describe()
+    info["root"] = str(prsm_deployment.control.root)
+    info["reaper"] = prsm_deployment.control._reaper.pid
+    path = os.environ["PRSM_CLEANUP_INFO"]
+    with open(path + ".tmp", "w") as out:
+        json.dump(info, out)
+    os.replace(path + ".tmp", path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _ports(info: dict) -> list[int]:
+    urls = [info["api_url"], info["redis_url"], info["nats_url"], info["postgres_dsn"]]
+    return [urlparse(u).port for u in urls]
+
+
+def _wait_until(check, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def _start_inner(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict]:
+    (tmp_path / "test_hold.py").write_text(SCENARIO)
+    info_path = tmp_path / "info.json"
+    env = {**os.environ, "PRSM_CLEANUP_INFO": str(info_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hold.py",
+         f"--prsm-report={tmp_path / 'reports'}"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not _wait_until(info_path.exists, 60):
+        proc.kill()
+        pytest.fail("the inner pytest never reported a ready system")
+    return proc, json.loads(info_path.read_text())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_nothing_survives_the_signal(tmp_path, sig):
+    proc, info = _start_inner(tmp_path)
+    pids = list(info["pids"].values())
+    assert all(_alive(p) for p in pids) and Path(info["root"]).exists()
+    assert all(_port_open(p) for p in _ports(info))
+    proc.send_signal(sig)
+    proc.wait(30)
+    assert _wait_until(lambda: not any(_alive(p) for p in pids), 20), (
+        f"still alive: {[p for p in pids if _alive(p)]}")
+    assert _wait_until(lambda: not Path(info["root"]).exists(), 10), info["root"]
+    assert _wait_until(lambda: not any(_port_open(p) for p in _ports(info)), 10)
+    assert _wait_until(lambda: not _alive(info["reaper"]), 10), "the reaper did not exit"

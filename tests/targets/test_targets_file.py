@@ -1,0 +1,72 @@
+"""The targets file: valid entries load; every mistake names the file, the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prsm_validate.targets.config import TargetConfigError, load_targets_file, resolve_target
+
+GOOD = """
+targets:
+  staging:
+    kind: remote
+    api_url: https://staging.example.internal/
+    profile: prime-spark
+    credentials: {username_env: PRSM_STAGING_USER, password_env: PRSM_STAGING_PASSWORD}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "targets.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_remote_entry_defaults_to_protected_without_chaos(tmp_path):
+    spec = load_targets_file(_write(tmp_path, GOOD))["staging"]
+    assert spec.protected is True and spec.allow_chaos is False
+    assert spec.api_url == "https://staging.example.internal"
+    assert spec.capabilities == frozenset()
+
+
+def test_repo_example_file_is_valid():
+    specs = load_targets_file(Path(__file__).parents[2] / "fixtures" / "targets.yaml")
+    assert specs["staging"].protected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("targets: [1, 2]", "top-level key 'targets'"),
+    ("targets:\n  s: {api_url: ftp://x, credentials: {username_env: U, password_env: P}}",
+     "targets.s.api_url"),
+    ("targets:\n  s: {api_url: 'http://x', profile: nope, "
+     "credentials: {username_env: U, password_env: P}}", "targets.s.profile"),
+    ("targets:\n  s: {api_url: 'http://x', credentials: {username: me, password: pw}}",
+     "targets.s.credentials"),
+    ("targets:\n  s: {api_url: 'http://x', credentials: {username_env: U, password_env: P}, "
+     "alow_chaos: true}", "targets.s.alow_chaos"),
+    ("targets:\n  s: {api_url: 'http://x', credentials: {username_env: U, password_env: P}, "
+     "protected: 'no'}", "targets.s.protected"),
+    ("targets: {s: [", "not valid YAML"),
+])
+def test_mistakes_name_file_and_key(tmp_path, text, expected):
+    path = _write(tmp_path, text)
+    with pytest.raises(TargetConfigError) as excinfo:
+        load_targets_file(path)
+    assert str(path) in str(excinfo.value) and expected in str(excinfo.value)
+
+
+def test_unknown_target_lists_known_ones(tmp_path):
+    path = _write(tmp_path, GOOD)
+    with pytest.raises(TargetConfigError, match="known targets: local, staging"):
+        resolve_target("prod", path, frozenset())
+
+
+def test_missing_credential_variables_are_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("PRSM_STAGING_USER", raising=False)
+    monkeypatch.setenv("PRSM_STAGING_PASSWORD", "s3cret-value")
+    spec = load_targets_file(_write(tmp_path, GOOD))["staging"]
+    with pytest.raises(TargetConfigError, match="PRSM_STAGING_USER") as excinfo:
+        spec.credentials()
+    assert "s3cret-value" not in str(excinfo.value)
