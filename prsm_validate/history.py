@@ -80,7 +80,8 @@ class History:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
 
-    def append(self, process: int, type: EventType, f: str, value: Any = None, **extra: Any) -> Event:
+    def append(self, process: int, type: EventType, f: str, value: Any = None,
+               **extra: Any) -> Event:
         """Record one event and return it."""
         if type == "invoke" and process in self._crashed:
             raise ProcessCrashed(f"process {process} ended in info and cannot be reused")

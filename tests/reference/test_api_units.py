@@ -1,0 +1,107 @@
+"""Pure units of the reference API: passwords, tokens, L1 cache, rate limiting, settings."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+
+from reference_system.api.auth import decode_token, issue_token
+from reference_system.api.errors import ApiError
+from reference_system.api.middleware import RateLimit
+from reference_system.memory import L1Cache
+from reference_system.passwords import hash_password, verify_password
+from reference_system.settings import Settings, SettingsError
+
+SECRET = "k" * 64
+
+
+def _settings(**overrides: object) -> Settings:
+    base = dict(postgres_dsn="postgresql://x", redis_url="redis://x", jwt_secret=SECRET,
+                users={"alice": hash_password("pw", n=2**4)})
+    base.update(overrides)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+def test_password_hash_verifies_only_the_right_password():
+    encoded = hash_password("correct horse", n=2**4)
+    assert verify_password("correct horse", encoded)
+    assert not verify_password("wrong", encoded)
+    assert not verify_password("correct horse", "md5$abc")
+    assert hash_password("same", n=2**4) != hash_password("same", n=2**4)  # salted
+
+
+def test_issued_token_round_trips():
+    settings = _settings()
+    claims = decode_token(settings, issue_token(settings, "alice"))
+    assert claims["sub"] == "alice" and claims["aud"] == "prsm-api"
+
+
+@pytest.mark.parametrize("claims_change", [{"exp": 0}, {"aud": "x"}, {"iss": "x"}])
+def test_tokens_with_bad_claims_are_refused(claims_change):
+    now = int(time.time())
+    claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "prsm-reference",
+              "aud": "prsm-api", **claims_change}
+    with pytest.raises(ApiError) as excinfo:
+        decode_token(_settings(), jwt.encode(claims, SECRET, algorithm="HS256"))
+    assert excinfo.value.status == 401
+
+
+def test_missing_required_claim_is_refused():
+    token = jwt.encode({"sub": "alice", "aud": "prsm-api", "iss": "prsm-reference"}, SECRET,
+                       algorithm="HS256")
+    with pytest.raises(ApiError):
+        decode_token(_settings(), token)
+
+
+def test_alg_none_and_other_algorithms_are_refused():
+    settings = _settings()
+    valid = jwt.decode(issue_token(settings, "alice"), options={"verify_signature": False})
+    header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(json.dumps(valid).encode()).rstrip(b"=").decode()
+    for token in (f"{header}.{body}.", jwt.encode(valid, SECRET, algorithm="HS512")):
+        with pytest.raises(ApiError):
+            decode_token(settings, token)
+
+
+def test_l1_evicts_least_recently_used():
+    cache = L1Cache(capacity=2)
+    cache.put("a", 1, None)
+    cache.put("b", 2, None)
+    assert cache.get("a") == (True, 1)  # a is now most recent
+    cache.put("c", 3, None)
+    assert cache.get("b") == (False, None)
+    assert cache.get("a") == (True, 1) and cache.get("c") == (True, 3)
+
+
+def test_l1_expires_entries():
+    cache = L1Cache(capacity=4)
+    cache.put("a", 1, ttl_s=0.0)
+    assert cache.get("a") == (False, None) and len(cache) == 0
+
+
+def test_rate_limit_bucket_refills_at_the_rate():
+    limiter = RateLimit(app=None, per_second=10, burst=2)  # type: ignore[arg-type]
+    assert limiter._take("c", now=100.0) == 0
+    assert limiter._take("c", now=100.0) == 0
+    wait = limiter._take("c", now=100.0)
+    assert wait == pytest.approx(0.1)
+    assert limiter._take("c", now=100.2) == 0
+    assert limiter._take("other", now=100.0) == 0  # per client
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({}, "PRSM_REF_POSTGRES_DSN"),
+    ({"PRSM_REF_POSTGRES_DSN": "x", "PRSM_REF_REDIS_URL": "y", "PRSM_REF_JWT_SECRET": "short"},
+     "at least 32"),
+    ({"PRSM_REF_POSTGRES_DSN": "x", "PRSM_REF_REDIS_URL": "y", "PRSM_REF_JWT_SECRET": "s" * 32,
+      "PRSM_REF_USERS": "{bad"}, "not valid JSON"),
+    ({"PRSM_REF_POSTGRES_DSN": "x", "PRSM_REF_REDIS_URL": "y", "PRSM_REF_JWT_SECRET": "s" * 32,
+      "PRSM_REF_USERS": "{}", "PRSM_REF_PORT": "eighty"}, "PRSM_REF_PORT"),
+])
+def test_settings_errors_name_the_variable(env, fragment):
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
