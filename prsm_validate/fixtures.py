@@ -56,6 +56,7 @@ def prsm_deployment(pytestconfig: pytest.Config) -> Iterator[Deployment]:
         pytest.fail(f"target {target.name!r} did not start: {exc}", pytrace=False)
     session.ready_s = getattr(target, "ready_s", None)
     session.deployment_info = deployment.describe()
+    session.record_deployment(getattr(pytestconfig, "workerinput", {}).get("workerid", "main"))
     pytestconfig.hook.pytest_prsm_deployment_ready(config=pytestconfig, deployment=deployment,
                                             ready_s=session.ready_s)
     _announce_ready(pytestconfig, target.name, session.ready_s)

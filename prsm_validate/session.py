@@ -84,6 +84,19 @@ class PrsmSession:
         write_junit(self.store.junit_path, self.reports, self.store.run_id,
                     {"prsm.seed": str(self.settings.seed), "prsm.target": self.settings.spec.name})
 
+    def record_deployment(self, worker: str) -> None:
+        """Write this process's deployment description (xdist workers each have one)."""
+        info = {**(self.deployment_info or {}), "ready_s": self.ready_s, "worker": worker}
+        (self.store.path / "targets").mkdir(parents=True, exist_ok=True)
+        self.store.write_json(f"targets/{worker}.json", info)
+
+    def _deployments(self) -> list[dict[str, Any]]:
+        import json
+
+        folder = self.store.path / "targets"
+        files = sorted(folder.glob("*.json")) if folder.exists() else []
+        return [json.loads(f.read_text()) for f in files]
+
     def summary(self, exitstatus: int) -> dict[str, Any]:
         """The run summary written to summary.json."""
         counts: dict[str, int] = {}
@@ -92,9 +105,9 @@ class PrsmSession:
         return {
             "run_id": self.store.run_id, "started": self.started, "finished": time.time(),
             "exit_status": exitstatus, "seed": self.settings.seed,
-            "target": self.deployment_info or {"target": self.settings.spec.name,
-                                               "kind": self.settings.spec.kind},
-            "ready_s": self.ready_s, "counts": counts, "tests": self.reports,
+            "target": {"name": self.settings.spec.name, "kind": self.settings.spec.kind,
+                       "profile": self.settings.spec.profile},
+            "deployments": self._deployments(), "counts": counts, "tests": self.reports,
             "python": sys.version.split()[0], "argv": list(self.config.invocation_params.args),
         }
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from prsm_validate.targets.reaper import stop_groups
-
 
 class StartupError(RuntimeError):
     """A component did not become ready; the message names it and shows its last log lines."""
@@ -121,10 +119,17 @@ class ManagedProcess:
         self.signal(signal.SIGCONT)
 
     def stop(self, grace_s: float = 5.0) -> None:
-        """Graceful stop: SIGCONT + SIGTERM, then SIGKILL after ``grace_s``."""
+        """Graceful stop: SIGCONT + SIGTERM, wait for the process, SIGKILL what remains."""
         if self.popen is None:
             return
-        stop_groups([self.popen.pid], grace_s)
+        if self.alive():
+            self.signal(signal.SIGCONT)
+            self.signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(grace_s)
+        # Whatever is left of the group (a hung leader, orphaned children) is killed.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
         self._reap()
 
     def _reap(self) -> None:
