@@ -146,3 +146,23 @@ def prsm_control(prsm_deployment: Deployment) -> ProcessControl:
     if prsm_deployment.control is None:
         pytest.skip(f"target {prsm_deployment.target!r} offers no process control")
     return prsm_deployment.control
+
+
+@pytest.fixture
+def prsm_nemesis(prsm_deployment: Deployment, prsm_history: History) -> Iterator[Any]:
+    """The fault injector for this test; every fault still in force is healed afterwards."""
+    from prsm_validate.nemesis.core import Nemesis
+
+    nemesis = Nemesis(prsm_deployment, prsm_history)
+    try:
+        yield nemesis
+    finally:
+        errors = nemesis.heal_all()
+        if errors:
+            pytest.fail("nemesis could not heal: " + "; ".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def nemesis(prsm_nemesis: Any) -> Any:
+    """Alias of ``prsm_nemesis``."""
+    return prsm_nemesis

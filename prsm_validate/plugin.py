@@ -9,11 +9,13 @@ import pytest
 
 from prsm_validate import hookspecs
 from prsm_validate.fixtures import (  # noqa: F401  (fixtures are found by name)
+    nemesis,
     prsm_api,
     prsm_client,
     prsm_control,
     prsm_deployment,
     prsm_history,
+    prsm_nemesis,
     prsm_seed,
     prsm_settings,
 )

@@ -1,0 +1,59 @@
+"""Process faults heal when their scope exits, also when the test fails."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SCENARIOS = """
+import pytest
+
+def _healthy(client):
+    return client.call("health").status == 200
+
+def test_1_pause_then_fail(prsm_nemesis, prsm_client):
+    prsm_nemesis.pause("redis")
+    prsm_nemesis.kill("nats")
+    assert [f.kind for f in prsm_nemesis.active()] == ["pause", "kill"]
+    raise AssertionError("planted failure with faults in force")
+
+def test_2_everything_healed(prsm_client, prsm_deployment):
+    client = prsm_client(timeout_s=5)
+    body = client.call("health").body
+    assert body["status"] == "ok", body
+
+def test_3_scoped_pause_heals_on_exit(prsm_nemesis, prsm_client):
+    client = prsm_client(timeout_s=5)
+    with prsm_nemesis.paused("redis"):
+        assert client.call("health").status == 503
+    assert client.call("health").status == 200
+
+def test_4_fault_history_recorded(prsm_nemesis, prsm_history):
+    prsm_nemesis.restart("redis")
+    kinds = [(e.process, e.f) for e in prsm_history.events]
+    assert ("nemesis", "restart") in kinds
+"""
+
+
+def test_faults_heal_after_failing_and_passing_scopes(pytester):
+    pytester.makepyfile(test_faults=SCENARIOS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: planted failure with faults in force*"])
+
+
+def test_fault_the_target_cannot_do_is_skipped_with_reason(pytester, monkeypatch):
+    pytester.makefile(".yaml", **{"prsm-targets": """
+targets:
+  staging:
+    api_url: http://127.0.0.1:9
+    credentials: {username_env: T_USER, password_env: T_PASS}
+    protected: false
+"""})
+    monkeypatch.setenv("T_USER", "u")
+    monkeypatch.setenv("T_PASS", "p")
+    pytester.makepyfile("def test_kill(prsm_nemesis): prsm_nemesis.kill('api')")
+    result = pytester.runpytest("--prsm-target=staging", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*target 'staging' lacks capability kill*"])
