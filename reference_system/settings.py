@@ -41,6 +41,8 @@ class Settings:
     consensus_config: str | None = None
     dependency_timeout_s: float = 1.0
     task_workers: int = 2
+    edge_url: str | None = None
+    edge_probe_interval_s: float = 0.2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +66,8 @@ class Settings:
             consensus_config=env.get(PREFIX + "CONSENSUS_CONFIG") or None,
             dependency_timeout_s=_number(env, "DEPENDENCY_TIMEOUT_S", 1.0, float),
             task_workers=_number(env, "TASK_WORKERS", 2, int),
+            edge_url=env.get(PREFIX + "EDGE_URL") or None,
+            edge_probe_interval_s=_number(env, "EDGE_PROBE_INTERVAL_S", 0.2, float),
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 KILL, PAUSE, RESTART = "kill", "pause", "restart"
 LINK_FAULTS, PARTITION, BYZANTINE = "link_faults", "partition", "byzantine"
 DB, REDIS, BROKER, CONSENSUS = "db", "redis", "broker", "consensus"
+EDGE, PIPELINE = "edge", "pipeline"
 TOKEN_SIGNING = "token_signing"  # the harness holds the API's JWT key (forged-token checks)
 FAULT_CAPABILITIES = frozenset({KILL, PAUSE, RESTART, LINK_FAULTS, PARTITION, BYZANTINE})
 
@@ -61,6 +62,7 @@ class Deployment:
     nats_url: str | None = None
     pids: dict[str, int] = field(default_factory=dict)
     log_dir: str | None = None
+    services: dict[str, str] = field(default_factory=dict)  # e.g. edge, pipeline HTTP URLs
     control: ProcessControl | None = field(default=None, repr=False)
     token_signer: Callable[[dict[str, Any]], str] | None = field(default=None, repr=False)
 
@@ -78,6 +80,7 @@ class Deployment:
             "nodes": [{"id": n.id, "url": n.url} for n in self.nodes],
             "postgres_dsn": self.postgres_dsn, "redis_url": self.redis_url,
             "nats_url": self.nats_url, "pids": dict(self.pids), "log_dir": self.log_dir,
+            "services": dict(self.services),
         }
 
 

@@ -44,6 +44,8 @@ class LocalOptions:
 
     nodes: int = 4
     l1_capacity: int = 256
+    edge_devices: int = 4
+    edge_interval_ms: float = 250
     ready_timeout_s: float = READY_TIMEOUT_S
     keep: bool = False
 
@@ -56,7 +58,7 @@ class LocalTarget:
     name: str = "local"
     capabilities: frozenset[str] = frozenset(
         {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER,
-         base.TOKEN_SIGNING})
+         base.TOKEN_SIGNING, base.EDGE, base.PIPELINE})
     root: Path | None = None
     ready_s: float | None = None
     _components: dict[str, Component] = field(default_factory=dict)
@@ -82,7 +84,7 @@ class LocalTarget:
     def _launch(self) -> base.Deployment:
         assert self.root is not None
         (self.root / "logs").mkdir()
-        pg_port, redis_port, nats_port, nats_mon, api_port = free_ports(5)
+        pg_port, redis_port, nats_port, nats_mon, api_port, edge_port, pipe_port = free_ports(7)
         password = secrets.token_urlsafe(18)
         jwt_secret = secrets.token_urlsafe(48)
         dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
@@ -92,7 +94,10 @@ class LocalTarget:
         self._add_postgres(pg_port, dsn)
         self._add_redis(redis_port)
         self._add_nats(nats_port, nats_mon)
-        self._add_api(api_port, dsn, redis_url, nats_url, password, jwt_secret)
+        self._add_edge(edge_port, nats_url)
+        self._add_pipeline(pipe_port, nats_url, dsn)
+        edge_url = f"http://127.0.0.1:{edge_port}"
+        self._add_api(api_port, dsn, redis_url, nats_url, password, jwt_secret, edge_url)
         self._wait_all()
         return base.Deployment(
             target=self.name, kind="local", api_url=api_url, profile="reference",
@@ -100,6 +105,7 @@ class LocalTarget:
             protected=False, allow_chaos=True, postgres_dsn=dsn, redis_url=redis_url,
             nats_url=nats_url, pids=self.pids(), log_dir=str(self.root / "logs"), control=self,
             token_signer=_hs256_signer(jwt_secret),
+            services={"edge": edge_url, "pipeline": f"http://127.0.0.1:{pipe_port}"},
         )
 
     def _process(self, name: str, argv: list[str], env: dict[str, str] | None = None,
@@ -128,14 +134,35 @@ class LocalTarget:
 
     def _add_nats(self, port: int, monitor_port: int) -> None:
         assert self.root is not None
+        config = self.root / "nats.conf"
+        # sync_interval always: a PubAck means fsynced (see reference_system.telemetry).
+        config.write_text(f'jetstream {{ store_dir: "{self.root / "nats"}", '
+                          "sync_interval: always }\n")
         argv = [embedded.nats_server_bin(), "-a", "127.0.0.1", "-p", port, "-m", monitor_port,
-                "-js", "-sd", self.root / "nats"]
+                "-c", config]
         proc = self._process("nats", argv)
         url = f"http://127.0.0.1:{monitor_port}/healthz?js-enabled-only=true"
         self._components["nats"] = Component(proc, lambda: probes.http_ok(url))
 
+    def _add_edge(self, port: int, nats_url: str) -> None:
+        assert self.root is not None
+        argv = [sys.executable, "-m", "reference_system.cli", "edge", "--nats", nats_url,
+                "--state-dir", self.root / "edge-state", "--port", port,
+                "--devices", self.options.edge_devices,
+                "--interval-ms", self.options.edge_interval_ms]
+        proc = self._process("edge", argv)
+        url = f"http://127.0.0.1:{port}/health"
+        self._components["edge"] = Component(proc, lambda: probes.http_ok(url))
+
+    def _add_pipeline(self, port: int, nats_url: str, dsn: str) -> None:
+        argv = [sys.executable, "-m", "reference_system.cli", "pipeline", "--nats", nats_url,
+                "--postgres", dsn, "--port", port]
+        proc = self._process("pipeline", argv)
+        url = f"http://127.0.0.1:{port}/health"
+        self._components["pipeline"] = Component(proc, lambda: probes.http_ok(url))
+
     def _add_api(self, port: int, dsn: str, redis_url: str, nats_url: str, password: str,
-                 jwt_secret: str) -> None:
+                 jwt_secret: str, edge_url: str) -> None:
         from reference_system.passwords import hash_password
 
         env = {
@@ -144,6 +171,7 @@ class LocalTarget:
             "PRSM_REF_JWT_SECRET": jwt_secret,
             "PRSM_REF_USERS": json.dumps({USERNAME: hash_password(password)}),
             "PRSM_REF_L1_CAPACITY": str(self.options.l1_capacity),
+            "PRSM_REF_EDGE_URL": edge_url,
         }
         proc = self._process("api", [sys.executable, "-m", "reference_system.cli", "api"], env)
         url = f"http://127.0.0.1:{port}/health"

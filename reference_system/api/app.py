@@ -12,10 +12,11 @@ from prometheus_client import CollectorRegistry, Gauge
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from reference_system import llm, memory, tasks
+from reference_system import llm, memory, tasks, telemetry
 from reference_system.api.errors import install_error_handlers
 from reference_system.api.middleware import BodyLimit, RateLimit, RequestMetrics
 from reference_system.api.routes import router
+from reference_system.inference import EdgeRouter
 from reference_system.settings import Settings
 
 log = logging.getLogger("prsm.api")
@@ -44,15 +45,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with pool.connection() as conn:
         await conn.execute(memory.SCHEMA)
         await conn.execute(tasks.SCHEMA)
+        await conn.execute(telemetry.SCHEMA)
     redis = Redis.from_url(settings.redis_url, socket_timeout=settings.dependency_timeout_s * 5)
     app.state.pool, app.state.redis = pool, redis
     app.state.memory = memory.MemoryStore(memory.L1Cache(settings.l1_capacity), redis, pool)
     app.state.tasks = tasks.TaskQueue(pool, _executor(app), settings.task_workers)
+    app.state.router = EdgeRouter(settings.edge_url, settings.edge_probe_interval_s)
     _export_tier_ratios(app)
     app.state.tasks.start()
+    app.state.router.start()
     try:
         yield
     finally:
+        await app.state.router.stop()
         await app.state.tasks.stop()
         await redis.aclose()
         await pool.close()

@@ -42,3 +42,8 @@ class Generate(Strict):
     max_tokens: int = Field(default=64, ge=1, le=2048)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     use_cache: bool = True
+
+
+class Inference(Strict):
+    prompt: str = Field(min_length=1, max_length=32_000)
+    max_tokens: int = Field(default=16, ge=1, le=2048)

@@ -15,7 +15,14 @@ from reference_system import llm
 from reference_system.api import health as probes
 from reference_system.api.auth import User, authenticate, issue_token
 from reference_system.api.errors import ApiError
-from reference_system.api.models import Generate, LoginRequest, MemoryKey, MemorySet, TaskSubmit
+from reference_system.api.models import (
+    Generate,
+    Inference,
+    LoginRequest,
+    MemoryKey,
+    MemorySet,
+    TaskSubmit,
+)
 
 router = APIRouter()
 
@@ -136,6 +143,34 @@ async def generate(body: Generate, user: User, request: Request) -> dict[str, An
     if body.use_cache:
         await state.redis.set(key, json.dumps(gen.__dict__), ex=3600)
     return llm.response_body(gen, started, False)
+
+
+@router.post("/api/inference")
+async def inference(body: Inference, user: User, request: Request) -> dict[str, Any]:
+    """Inference at the edge when healthy, else in the cloud; the answer says which."""
+    return await request.app.state.router.infer(body.prompt, body.max_tokens)
+
+
+@router.get("/api/telemetry/{device}")
+async def telemetry_readings(device: str, user: User, request: Request,
+                             limit: int = 100) -> dict[str, Any]:
+    """The latest landed telemetry of ``device`` and how many readings have landed."""
+    limit = max(1, min(limit, 1000))
+    async with request.app.state.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT seq, extract(epoch FROM published_at), extract(epoch FROM landed_at), cpu, "
+            "memory, disk, battery, temperature, inference_count FROM telemetry "
+            "WHERE device = %s ORDER BY seq DESC LIMIT %s", (device, limit))
+        rows = await cur.fetchall()
+        count = await (await conn.execute(
+            "SELECT count(*) FROM telemetry WHERE device = %s", (device,))).fetchone()
+    if not rows:
+        raise ApiError(404, f"no telemetry for device {device!r}")
+    fields = ("seq", "published_at", "landed_at", "cpu", "memory", "disk", "battery",
+              "temperature", "inference_count")
+    readings = [dict(zip(fields, (float(v) if i in (1, 2) else v for i, v in enumerate(row)),
+                         strict=True)) for row in rows]
+    return {"device": device, "count": count[0] if count else 0, "readings": readings}
 
 
 async def _generate(state: Any, body: Generate) -> llm.Generation:
