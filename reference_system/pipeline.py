@@ -23,6 +23,7 @@ INSERT = (
     " inference_count) VALUES (%s, %s, to_timestamp(%s), %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (device, seq) DO NOTHING"
 )
+ACK_WAIT_S = 5.0
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 
 
@@ -60,8 +61,12 @@ class Pipeline:
         from reference_system.edge import _jetstream
 
         js = await _jetstream(self.nats_url)
+        from nats.js.api import ConsumerConfig
+
+        # A short ack wait bounds how long messages held by a killed consumer stay invisible.
         sub = await js.pull_subscribe(telemetry.SUBJECTS, durable=telemetry.CONSUMER,
-                                      stream=telemetry.STREAM)
+                                      stream=telemetry.STREAM,
+                                      config=ConsumerConfig(ack_wait=ACK_WAIT_S))
         conn = await self._connect()
         while True:
             conn = await self._step(js, sub, conn)

@@ -187,5 +187,5 @@ def _descendants(pid: int) -> list[int]:
 def _safe(probe: Callable[[], bool]) -> bool:
     try:
         return bool(probe())
-    except OSError:
+    except Exception:  # any failure of a probe (refused, "starting up"...) means not ready
         return False
