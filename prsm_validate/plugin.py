@@ -61,6 +61,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--prsm-keep", action="store_true", dest="prsm_keep",
                     help="leave the started system running after the session; print how to "
                     "reach and stop it")
+    parser.addini("prsm_gates_file", "gate definitions file (default fixtures/gates.yaml)")
     for name in SUBPLUGINS:
         pluginmanager.import_plugin(name)
 
@@ -74,6 +75,11 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = read_settings(config, seed)
     session = PrsmSession(config, settings, workerinput)
     config.pluginmanager.register(session, "prsm-session")
+    if settings.gate:
+        from prsm_validate.gates.plugin import GatePlugin, load_gate
+
+        gate = GatePlugin(config, load_gate(config, settings.gate), session)
+        config.pluginmanager.register(gate, "prsm-gate")
     if config.pluginmanager.hasplugin("xdist") and workerinput is None:
         config.pluginmanager.register(XdistHooks(session), "prsm-xdist")
 

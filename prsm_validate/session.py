@@ -83,6 +83,7 @@ class PrsmSession:
         self.store.write_json("summary.json", summary)
         write_junit(self.store.junit_path, self.reports, self.store.run_id,
                     {"prsm.seed": str(self.settings.seed), "prsm.target": self.settings.spec.name})
+        write_html(self.store, summary)
 
     def record_deployment(self, worker: str) -> None:
         """Write this process's deployment description (xdist workers each have one)."""
@@ -122,6 +123,15 @@ class PrsmSession:
                             if not a.startswith("--prsm-seed"))
             terminalreporter.write_line(
                 f"prsm replay: pytest --prsm-seed={self.settings.seed} {args}".rstrip())
+
+
+def write_html(store: RunStore, summary: dict[str, Any]) -> None:
+    """Append the run to the trend and (re)write its report.html."""
+    from prsm_validate.report import html, trend
+
+    trend.append(store.root, summary)
+    page = html.render(store.path, trend.load(store.root, store.run_id))
+    (store.path / "report.html").write_text(page, encoding="utf-8")
 
 
 class XdistHooks:

@@ -1,0 +1,141 @@
+"""Inline SVG plots for the HTML report: latency scatter and throughput over time with fault
+windows shaded (as Jepsen's perf plots do), and small trend lines across runs."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+W, H, PAD = 720, 220, 44
+COLORS = {"ok": "#1a7f37", "fail": "#cf222e", "info": "#9a6700"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One completed operation: when it started (s), how long it took (ms), how it ended."""
+
+    start_s: float
+    latency_ms: float
+    f: str
+    type: str
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """A fault in force from ``start_s`` to ``end_s`` (None = until the end)."""
+
+    kind: str
+    target: str
+    start_s: float
+    end_s: float | None
+
+
+def read_history(path: Path) -> tuple[list[Sample], list[FaultWindow]]:
+    """Operations and fault windows of one history file."""
+    invokes: dict[object, dict] = {}
+    samples, opened, windows = [], {}, []
+    for line in path.read_text().splitlines():
+        event = json.loads(line)
+        if event.get("process") == "nemesis":
+            _nemesis_event(event, opened, windows)
+        elif event["type"] == "invoke":
+            invokes[event["process"]] = event
+        elif event["process"] in invokes:
+            start = invokes.pop(event["process"])
+            samples.append(Sample(start["time"] / 1e9, (event["time"] - start["time"]) / 1e6,
+                                  event["f"], event["type"]))
+    windows += [FaultWindow(k[0], k[1], s, None) for k, s in opened.items()]
+    return samples, windows
+
+
+def _nemesis_event(event: dict, opened: dict, windows: list[FaultWindow]) -> None:
+    value = event.get("value") or {}
+    key = (event["f"], str(value.get("target")))
+    t = event["time"] / 1e9
+    if value.get("phase") == "start":
+        opened[key] = t
+    elif key in opened:
+        windows.append(FaultWindow(key[0], key[1], opened.pop(key), t))
+    else:
+        windows.append(FaultWindow(key[0], key[1], t, t))
+
+
+def _scale(lo: float, hi: float, out_lo: float, out_hi: float):
+    span = (hi - lo) or 1.0
+    return lambda v: out_lo + (v - lo) / span * (out_hi - out_lo)
+
+
+def _frame(title: str, x_label: str, y_label: str, y_max: float, x_max: float) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+        f'role="img" aria-label="{html.escape(title)}">',
+        f'<rect x="{PAD}" y="10" width="{W - PAD - 10}" height="{H - PAD - 10}" '
+        'fill="#fff" stroke="#d0d7de"/>',
+        f'<text x="{PAD}" y="{H - 8}" font-size="11">{html.escape(x_label)} (0 .. '
+        f'{x_max:.1f})</text>',
+        f'<text x="4" y="22" font-size="11">{y_max:.1f}</text>',
+        f'<text x="4" y="{H - PAD}" font-size="11">0</text>',
+        f'<text x="{W - 220}" y="24" font-size="11">{html.escape(y_label)}</text>',
+    ]
+
+
+def _shade(windows: Sequence[FaultWindow], sx, x_max: float) -> list[str]:
+    parts = []
+    for w in windows:
+        x0, x1 = sx(w.start_s), sx(w.end_s if w.end_s is not None else x_max)
+        label = html.escape(f"{w.kind} {w.target}")
+        parts.append(f'<rect x="{x0:.1f}" y="10" width="{max(2.0, x1 - x0):.1f}" '
+                     f'height="{H - PAD - 10}" fill="#ffd8b5" opacity="0.6">'
+                     f"<title>{label}</title></rect>")
+        parts.append(f'<text x="{x0 + 2:.1f}" y="{H - PAD - 4}" font-size="10" '
+                     f'fill="#953800">{label}</text>')
+    return parts
+
+
+def latency_plot(samples: Sequence[Sample], windows: Sequence[FaultWindow]) -> str:
+    """Latency of every operation against its start time, coloured by outcome."""
+    x_max = max([s.start_s for s in samples] + [w.end_s or 0 for w in windows] + [1e-3])
+    y_max = max([s.latency_ms for s in samples] + [1e-3])
+    sx, sy = _scale(0, x_max, PAD, W - 10), _scale(0, y_max, H - PAD, 10)
+    parts = _frame("latency", "time (s)", "latency (ms) per operation", y_max, x_max)
+    parts += _shade(windows, sx, x_max)
+    for s in samples:
+        parts.append(f'<circle cx="{sx(s.start_s):.1f}" cy="{sy(s.latency_ms):.1f}" r="2" '
+                     f'fill="{COLORS.get(s.type, "#57606a")}"/>')
+    return "".join(parts) + "</svg>"
+
+
+def throughput_plot(samples: Sequence[Sample], windows: Sequence[FaultWindow],
+                    bucket_s: float = 1.0) -> str:
+    """Completed operations per second, with fault windows shaded."""
+    x_max = max([s.start_s for s in samples] + [w.end_s or 0 for w in windows] + [bucket_s])
+    counts = [0] * (int(x_max / bucket_s) + 1)
+    for s in samples:
+        counts[int(s.start_s / bucket_s)] += 1
+    rates = [c / bucket_s for c in counts]
+    top = max([*rates, 1.0])
+    sx, sy = _scale(0, x_max, PAD, W - 10), _scale(0, top, H - PAD, 10)
+    parts = _frame("throughput", "time (s)", "operations per second", top, x_max)
+    parts += _shade(windows, sx, x_max)
+    points = " ".join(f"{sx(i * bucket_s):.1f},{sy(r):.1f}" for i, r in enumerate(rates))
+    parts.append(f'<polyline points="{points}" fill="none" stroke="#0969da" stroke-width="2"/>')
+    return "".join(parts) + "</svg>"
+
+
+def trend_plot(values: Iterable[float | None], label: str) -> str:
+    """A small line of one figure across runs (oldest left)."""
+    points = [v for v in values if v is not None]
+    if len(points) < 2:
+        return f"<p>{html.escape(label)}: not enough runs yet for a trend.</p>"
+    width, height = 360, 80
+    sx = _scale(0, len(points) - 1, 8, width - 8)
+    sy = _scale(min(points), max(points) or 1, height - 14, 8)
+    line = " ".join(f"{sx(i):.1f},{sy(v):.1f}" for i, v in enumerate(points))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'role="img" aria-label="{html.escape(label)}"><polyline points="{line}" fill="none"'
+            f' stroke="#8250df" stroke-width="2"/><text x="8" y="{height - 2}" font-size="10">'
+            f"{html.escape(label)}: last {points[-1]:.3g}, min {min(points):.3g}, "
+            f"max {max(points):.3g}</text></svg>")
