@@ -95,6 +95,10 @@ def pytest_prsm_make_target(config: pytest.Config, spec: object) -> object:
         from prsm_validate.targets.local import LocalOptions, LocalTarget
 
         return LocalTarget(LocalOptions(nodes=settings.nodes, keep=settings.keep))
+    if spec.kind == "docker":
+        from prsm_validate.targets.docker import DockerTarget
+
+        return DockerTarget()
     if spec.kind == "remote":
         from prsm_validate.targets.remote import RemoteTarget
 

@@ -76,6 +76,10 @@ def resolve_target(name: str, targets_file: Path | None, local_capabilities: fro
     """The spec of target ``name``: a built-in kind or an entry of the targets file."""
     if name == "local":
         return TargetSpec("local", "local", local_capabilities)
+    if name == "docker":
+        from prsm_validate.targets.docker import DockerTarget
+
+        return TargetSpec("docker", "docker", DockerTarget.capabilities)
     if name in BUILTIN:
         raise TargetConfigError(
             f"--prsm-target={name}: the {name} target is not available in this version; "

@@ -40,6 +40,10 @@ class Reaper:
         """The group has ended normally; never signal its id again (ids are reused)."""
         self._say(f"forget {pgid}")
 
+    def watch_docker_label(self, label: str) -> None:
+        """Remove everything Docker holds with this label if the harness dies."""
+        self._say(f"docker-label {label}")
+
     def watch_path(self, path: Path) -> None:
         """Remove this path if the harness dies."""
         self._say(f"path {path}")

@@ -1,10 +1,11 @@
 """A watchdog that outlives the harness: when the harness dies, it ends what the harness started.
 
-The harness starts it with a pipe on stdin and writes ``group <pgid>``, ``forget <pgid>`` and
-``path <dir>`` lines. When the pipe closes (normal teardown, Ctrl-C, SIGKILL of pytest, a
-crash), the reaper stops every registered process group (SIGCONT, SIGTERM, then SIGKILL) and
-removes every registered path. It runs in its own session, so a terminal's Ctrl-C does not reach
-it before it has done its job.
+The harness starts it with a pipe on stdin and writes ``group <pgid>``, ``forget <pgid>``,
+``path <dir>`` and ``docker-label <key=value>`` lines. When the pipe closes (normal teardown,
+Ctrl-C, SIGKILL of pytest, a crash), the reaper stops every registered process group (SIGCONT,
+SIGTERM, then SIGKILL), removes every registered path, and removes every container, network
+and volume carrying a registered Docker label. It runs in its own session, so a terminal's
+Ctrl-C does not reach it before it has done its job.
 
 Run as ``python -m prsm_validate.targets.reaper``.
 """
@@ -47,11 +48,25 @@ def stop_groups(groups: list[int], grace_s: float = GRACE_S) -> None:
         _signal_group(pgid, signal.SIGKILL)
 
 
+def remove_docker_label(label: str) -> None:
+    """Force-remove containers, then networks and volumes, labelled ``label``."""
+    import subprocess
+
+    for kind, listing in (("container", ["ps", "-aq"]), ("network", ["network", "ls", "-q"]),
+                          ("volume", ["volume", "ls", "-q"])):
+        found = subprocess.run(["docker", *listing, "--filter", f"label={label}"],
+                               capture_output=True, text=True).stdout.split()
+        if found:
+            remove = ["rm", "-f"] if kind == "container" else [kind, "rm"]
+            subprocess.run(["docker", *remove, *found], capture_output=True)
+
+
 def main() -> int:
     """Read registrations until EOF, then clean up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     groups: list[int] = []
     paths: list[str] = []
+    labels: list[str] = []
     for line in sys.stdin:
         verb, _, arg = line.strip().partition(" ")
         if verb == "group":
@@ -60,7 +75,11 @@ def main() -> int:
             groups.remove(int(arg))
         elif verb == "path":
             paths.append(arg)
+        elif verb == "docker-label":
+            labels.append(arg)
     stop_groups(groups)
+    for label in labels:
+        remove_docker_label(label)
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
     return 0

@@ -1,0 +1,209 @@
+"""The ``docker`` target: the reference system in containers on a private network per run.
+
+Containers are created with testcontainers (Ryuk disabled: it cannot be pulled here; the
+harness's own reaper removes everything labelled with the run id if pytest dies). Host ports
+are chosen up front and bound on 127.0.0.1 so they survive a kill and start of a container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+from prsm_validate.targets import base, probes
+from prsm_validate.targets.ports import free_ports
+from prsm_validate.targets.processes import Reaper, StartupError
+
+LABEL = "prsm.run"
+USERNAME = "validator"
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Service:
+    """One container of the deployment and how to tell it is ready."""
+
+    name: str
+    container: Any
+    probe: Callable[[], bool]
+
+
+@dataclass
+class DockerTarget:
+    """Builds the image if needed, starts the containers, removes them by label."""
+
+    name: str = "docker"
+    capabilities: frozenset[str] = frozenset(
+        {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER, base.EDGE,
+         base.PIPELINE, base.TOKEN_SIGNING})
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    ready_s: float | None = None
+    image: str | None = None
+    _services: dict[str, Service] = field(default_factory=dict)
+    _network: Any = None
+    _reaper: Reaper | None = None
+
+    @property
+    def label(self) -> str:
+        """The label carried by everything this run creates."""
+        return f"{LABEL}={self.run_id}"
+
+    def start(self) -> base.Deployment:
+        """Build or reuse the image, start every container, wait until all are ready."""
+        from prsm_validate.targets.docker_image import ImageError, ensure_image
+
+        try:
+            self.image = ensure_image()
+        except ImageError as exc:
+            raise StartupError(f"docker image: {exc}") from None
+        started = time.monotonic()
+        self._reaper = Reaper()
+        self._reaper.watch_docker_label(self.label)
+        try:
+            deployment = self._launch()
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_s = time.monotonic() - started
+        return deployment
+
+    def _launch(self) -> base.Deployment:
+        from testcontainers.core.network import Network
+
+        self._network = Network(docker_network_kw={"labels": {LABEL: self.run_id}}).create()
+        ports = dict(zip(("api", "postgres", "redis", "nats", "edge", "pipeline"),
+                         free_ports(6), strict=True))
+        password, jwt_secret = secrets.token_urlsafe(18), secrets.token_urlsafe(48)
+        self._start_backends(ports)
+        self._start_apps(ports, password, jwt_secret)
+        self._wait_all()
+        from prsm_validate.targets.local import _hs256_signer
+
+        return base.Deployment(
+            target=self.name, kind="docker", api_url=f"http://127.0.0.1:{ports['api']}",
+            profile="reference", capabilities=self.capabilities,
+            credentials=base.Credentials(USERNAME, password), protected=False, allow_chaos=True,
+            postgres_dsn=f"postgresql://postgres@127.0.0.1:{ports['postgres']}/postgres",
+            redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
+            nats_url=f"nats://127.0.0.1:{ports['nats']}", control=self,
+            token_signer=_hs256_signer(jwt_secret),
+            services={"edge": f"http://127.0.0.1:{ports['edge']}",
+                      "pipeline": f"http://127.0.0.1:{ports['pipeline']}"},
+        )
+
+    def _container(self, name: str, command: list[str], port: int, host_port: int,
+                   env: dict[str, str] | None = None) -> Any:
+        from testcontainers.core.container import DockerContainer
+
+        container = DockerContainer(self.image or "", command=command, env=env or {},
+                                    name=f"prsm-{self.run_id}-{name}", network=self._network,
+                                    network_aliases=[name], labels={LABEL: self.run_id})
+        container.ports[f"{port}/tcp"] = ("127.0.0.1", host_port)
+        return container.start()
+
+    def _start_backends(self, ports: dict[str, int]) -> None:
+        specs = {"postgres": 5432, "redis": 6379, "nats": 4222}
+        for name, port in specs.items():
+            container = self._container(name, ["embedded", name], port, ports[name])
+            self._services[name] = Service(name, container, _probe(name, ports[name]))
+
+    def _start_apps(self, ports: dict[str, int], password: str, jwt_secret: str) -> None:
+        from reference_system.passwords import hash_password
+
+        nats, dsn = "nats://nats:4222", "postgresql://postgres@postgres:5432/postgres"
+        apps = {
+            "edge": (["edge", "--nats", nats, "--state-dir", "/data/edge", "--host", "0.0.0.0",
+                      "--port", "8100", "--interval-ms", "250"], 8100, {}),
+            "pipeline": (["pipeline", "--nats", nats, "--postgres", dsn, "--host", "0.0.0.0",
+                          "--port", "8200"], 8200, {}),
+            "api": (["api", "--host", "0.0.0.0", "--port", "8000"], 8000, {
+                "PRSM_REF_POSTGRES_DSN": dsn, "PRSM_REF_REDIS_URL": "redis://redis:6379/0",
+                "PRSM_REF_NATS_URL": nats, "PRSM_REF_JWT_SECRET": jwt_secret,
+                "PRSM_REF_USERS": json.dumps({USERNAME: hash_password(password)}),
+                "PRSM_REF_EDGE_URL": "http://edge:8100", "PRSM_REF_L1_CAPACITY": "256"}),
+        }
+        for name, (command, port, env) in apps.items():
+            container = self._container(name, command, port, ports[name], env)
+            self._services[name] = Service(name, container, _probe(name, ports[name]))
+
+    def _wait_all(self) -> None:
+        for name in self._services:
+            self._wait(name)
+
+    def _wait(self, name: str) -> None:
+        service = self._services[name]
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not _safe(service.probe):
+            wrapped = service.container.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status in ("exited", "dead") or time.monotonic() > deadline:
+                logs = wrapped.logs(tail=20).decode(errors="replace")
+                raise StartupError(f"container {name} not ready (status {wrapped.status}); "
+                                   f"last output:\n{logs}")
+            time.sleep(0.05)
+
+    # ProcessControl ------------------------------------------------------------------------
+
+    def components(self) -> list[str]:
+        """The containers of this deployment."""
+        return list(self._services)
+
+    def _wrapped(self, component: str) -> Any:
+        if component not in self._services:
+            raise KeyError(f"no component {component!r}; have {self.components()}")
+        return self._services[component].container.get_wrapped_container()
+
+    def kill(self, component: str) -> None:
+        """``docker kill`` (SIGKILL)."""
+        self._wrapped(component).kill()
+
+    def pause(self, component: str) -> None:
+        """``docker pause`` (cgroup freezer)."""
+        self._wrapped(component).pause()
+
+    def resume(self, component: str) -> None:
+        """``docker unpause``."""
+        self._wrapped(component).unpause()
+
+    def restart(self, component: str) -> None:
+        """Start a killed container, or restart a running one; wait until ready."""
+        wrapped = self._wrapped(component)
+        wrapped.reload()
+        if wrapped.status == "paused":
+            wrapped.unpause()
+        wrapped.restart(timeout=5) if wrapped.status == "running" else wrapped.start()
+        self._wait(component)
+
+    def stop(self) -> None:
+        """Remove every container and the network (by label), release the reaper."""
+        from prsm_validate.targets.reaper import remove_docker_label
+
+        remove_docker_label(self.label)
+        self._services.clear()
+        if self._reaper is not None:
+            self._reaper.close()
+            self._reaper = None
+
+
+def _probe(name: str, port: int) -> Callable[[], bool]:
+    if name == "postgres":
+        return lambda: probes.postgres_query(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    if name == "redis":
+        return lambda: probes.redis_ping("127.0.0.1", port)
+    if name == "nats":
+        return lambda: probes.tcp_open("127.0.0.1", port)
+    return lambda: probes.http_ok(f"http://127.0.0.1:{port}/health")
+
+
+def _safe(probe: Callable[[], bool]) -> bool:
+    try:
+        return bool(probe())
+    except Exception:
+        return False
