@@ -18,25 +18,44 @@ HELP = "Local target cold start to ready (median of --runs); JSON on the last li
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of the startup benchmark."""
     parser.add_argument("--runs", type=int, default=5, help="number of cold starts (default 5)")
+    parser.add_argument("--targets", default="local",
+                        help="comma-separated targets to compare in one run: local,docker")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start and stop the local target ``--runs`` times."""
+def _target(name: str) -> object:
+    if name == "docker":
+        from prsm_validate.targets.docker import DockerTarget
+        from prsm_validate.targets.docker_image import ensure_image
+
+        ensure_image()  # cold start is measured with the image present
+        return DockerTarget
     from prsm_validate.targets.local import LocalTarget
 
+    return LocalTarget
+
+
+def _measure(name: str, runs: int) -> list[float]:
+    factory = _target(name)
     times = []
-    for index in range(args.runs):
-        target = LocalTarget()
+    for index in range(runs):
+        target = factory()  # type: ignore[operator]
         started = time.monotonic()
         try:
             target.start()
             times.append(time.monotonic() - started)
         finally:
             target.stop()
-        print(f"run {index + 1}: ready in {times[-1] * 1000:.0f} ms", flush=True)
-    result = {"runs": len(times), "ready_ms_median": round(statistics.median(times) * 1000, 1),
-              "ready_ms_min": round(min(times) * 1000, 1),
-              "ready_ms_max": round(max(times) * 1000, 1),
-              "ready_ms_all": [round(t * 1000, 1) for t in times]}
+        print(f"{name} run {index + 1}: ready in {times[-1] * 1000:.0f} ms", flush=True)
+    return times
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start and stop each target ``--runs`` times; JSON with medians on the last line."""
+    result: dict[str, object] = {"runs": args.runs}
+    for name in args.targets.split(","):
+        times = _measure(name.strip(), args.runs)
+        prefix = "ready_ms" if name == "local" else f"{name}_ready_ms"
+        result[f"{prefix}_median"] = round(statistics.median(times) * 1000, 1)
+        result[f"{prefix}_all"] = [round(t * 1000, 1) for t in times]
     print(json.dumps(result))
     return 0

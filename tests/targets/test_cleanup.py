@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +25,8 @@ from urllib.parse import urlparse
 
 def test_hold_the_system(prsm_deployment):
     info = prsm_deployment.describe()
-    info["root"] = str(prsm_deployment.control.root)
+    info["root"] = str(getattr(prsm_deployment.control, "root", ""))
+    info["label"] = getattr(prsm_deployment.control, "label", "")
     info["reaper"] = prsm_deployment.control._reaper.pid
     path = os.environ["PRSM_CLEANUP_INFO"]
     with open(path + ".tmp", "w") as out:
@@ -63,15 +65,15 @@ def _wait_until(check, timeout_s: float) -> bool:
     return check()
 
 
-def _start_inner(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict]:
+def _start_inner(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict]:
     (tmp_path / "test_hold.py").write_text(SCENARIO)
     info_path = tmp_path / "info.json"
     env = {**os.environ, "PRSM_CLEANUP_INFO": str(info_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hold.py",
-         f"--prsm-report={tmp_path / 'reports'}"],
+         f"--prsm-report={tmp_path / 'reports'}", *extra],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not _wait_until(info_path.exists, 60):
+    if not _wait_until(info_path.exists, 240):
         proc.kill()
         pytest.fail("the inner pytest never reported a ready system")
     return proc, json.loads(info_path.read_text())
@@ -90,3 +92,22 @@ def test_nothing_survives_the_signal(tmp_path, sig):
     assert _wait_until(lambda: not Path(info["root"]).exists(), 10), info["root"]
     assert _wait_until(lambda: not any(_port_open(p) for p in _ports(info)), 10)
     assert _wait_until(lambda: not _alive(info["reaper"]), 10), "the reaper did not exit"
+
+
+def _labelled(label: str) -> list[str]:
+    found = []
+    for listing in (["ps", "-aq"], ["network", "ls", "-q"], ["volume", "ls", "-q"]):
+        found += subprocess.run(["docker", *listing, "--filter", f"label={label}"],
+                                capture_output=True, text=True).stdout.split()
+    return found
+
+
+@pytest.mark.skipif(shutil.which("docker") is None or subprocess.run(
+    ["docker", "info"], capture_output=True).returncode != 0,
+    reason="no Docker engine on this machine")
+def test_nothing_labelled_survives_sigkill_of_pytest_on_the_docker_target(tmp_path):
+    proc, info = _start_inner(tmp_path, "--prsm-target=docker")
+    assert len(_labelled(info["label"])) >= 7  # six containers and the network
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert _wait_until(lambda: not _labelled(info["label"]), 60), _labelled(info["label"])
