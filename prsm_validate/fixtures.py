@@ -100,6 +100,10 @@ def prsm_history(request: pytest.FixtureRequest, pytestconfig: pytest.Config
         yield history
     finally:
         history.close()
+        from prsm_validate.report.allure import attach_file
+
+        if history.path is not None:
+            attach_file(history.path, "history (JSON Lines)")
 
 
 @pytest.fixture

@@ -66,6 +66,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         pluginmanager.import_plugin(name)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Register markers, validate settings, start the session plugin."""
     for marker, text in MARKERS.items():
@@ -74,6 +75,9 @@ def pytest_configure(config: pytest.Config) -> None:
     seed = workerinput.get("prsm_seed") if workerinput else None
     settings = read_settings(config, seed)
     session = PrsmSession(config, settings, workerinput)
+    from prsm_validate.report import allure
+
+    allure.enable(config)
     config.pluginmanager.register(session, "prsm-session")
     if settings.gate:
         from prsm_validate.gates.plugin import GatePlugin, load_gate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import Any
@@ -73,7 +74,15 @@ class PrsmSession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write summary.json and junit.xml when the run used the system under test."""
-        if self.is_worker or not self.uses_prsm:
+        from prsm_validate.report import allure
+
+        if self.is_worker:  # the controller decides whether the run folder stays
+            allure.finish(self.config, self.store.path)
+            return
+        allure.finish(self.config, self.store.path if self.uses_prsm else None)
+        if not self.uses_prsm:
+            if self.store.path.exists():  # only workers' Allure results: no run to report
+                shutil.rmtree(self.store.path, ignore_errors=True)
             return
         from prsm_validate.report.junit import write_junit
 

@@ -45,6 +45,10 @@ def test_report_has_outcomes_reasons_histories_and_no_secrets(pytester, workers)
     everything = "".join(p.read_text() for p in run.rglob("*") if p.is_file())
     assert "eyJ" not in everything, "a bearer token leaked into the report"
     assert (run / "logs").exists()
+    assert (run / "report.html").exists()
+    allure = run / "allure-results"
+    assert len(list(allure.glob("*-result.json"))) == 3
+    assert len(list(allure.glob("*-attachment.json"))) == 2  # the two histories
 
 
 def test_no_report_when_the_system_is_not_used(pytester):

@@ -1,0 +1,50 @@
+"""Allure results through allure-pytest, in ``<run>/allure-results`` with the same evidence.
+
+allure-pytest writes results while tests run, before we know whether the run used the system
+under test; so results go to a scratch folder that moves into the run folder at the end, or is
+removed when the run wrote no report. A ``--alluredir`` given by the user is left alone.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+SCRATCH_KEY = pytest.StashKey[Path]()
+
+
+def enable(config: pytest.Config) -> None:
+    """Point allure-pytest at a scratch folder unless the user chose one."""
+    if not config.pluginmanager.hasplugin("allure_pytest"):
+        return
+    if getattr(config.option, "allure_report_dir", None):
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="prsm-allure-"))
+    config.option.allure_report_dir = str(scratch)
+    config.stash[SCRATCH_KEY] = scratch
+
+
+def finish(config: pytest.Config, run_dir: Path | None) -> None:
+    """Move the scratch results into ``run_dir`` (or drop them when there is no run)."""
+    scratch = config.stash.get(SCRATCH_KEY, None)
+    if scratch is None or not scratch.exists():
+        return
+    if run_dir is not None:
+        target = run_dir / "allure-results"
+        target.mkdir(parents=True, exist_ok=True)
+        for item in scratch.iterdir():
+            shutil.move(str(item), target / item.name)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def attach_file(path: Path, name: str) -> None:
+    """Attach a file to the current test's Allure result, when Allure is recording."""
+    try:
+        import allure
+    except ImportError:
+        return
+    if path.exists() and path.stat().st_size:
+        allure.attach.file(str(path), name=name, attachment_type=allure.attachment_type.JSON)
