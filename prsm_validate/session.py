@@ -33,6 +33,8 @@ class PrsmSession:
         self.uses_prsm = settings.report_explicit
         self.deployment_info: dict[str, Any] | None = None
         self.ready_s: float | None = None
+        # Threshold results (gates, SLA markers) for the report's SLA table.
+        self.thresholds: list[dict[str, Any]] = []
         config.stash[SETTINGS_KEY] = settings
         config.stash[SESSION_KEY] = self
 
@@ -119,6 +121,7 @@ class PrsmSession:
                        "profile": self.settings.spec.profile},
             "deployments": self._deployments(), "counts": counts, "tests": self.reports,
             "python": sys.version.split()[0], "argv": list(self.config.invocation_params.args),
+            "versions": _versions(), "thresholds": self.thresholds,
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
@@ -153,6 +156,18 @@ class XdistHooks:
         """Hand the controller's run id and seed to a worker."""
         node.workerinput["prsm_run_id"] = self.session.store.run_id
         node.workerinput["prsm_seed"] = self.session.settings.seed
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for dist in ("prsm-validate", "pytest", "fastapi", "nats-py", "psycopg", "redis"):
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return found
 
 
 def _outcome(report: pytest.TestReport) -> dict[str, Any]:

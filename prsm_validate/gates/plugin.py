@@ -57,6 +57,10 @@ class GatePlugin:
         self.verdict = evaluate(self.gate, self.session.reports, Path(self.config.rootpath))
         self.session.store.create()
         self.session.store.write_json(f"gate-{self.gate.name}.json", self.verdict)
+        self.session.thresholds += [
+            {"source": f"gate {self.gate.name}", "name": c["id"], "threshold": c["threshold"],
+             "measured": c.get("measured"), "verdict": c["verdict"]}
+            for c in self.verdict["criteria"] if c.get("threshold")]
         if self.verdict["verdict"] != "pass":
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

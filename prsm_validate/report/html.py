@@ -48,7 +48,8 @@ def render(run_dir: Path, trend: list[dict[str, Any]] | None = None) -> str:
         f'<p><span class="verdict v-{verdict.lower()}">{verdict}</span> '
         f"{_e(_counts_text(summary))} — target <b>{_e(summary['target'].get('name'))}</b>"
         f" ({_e(summary['target'].get('kind'))}), seed {_e(summary['seed'])}</p>",
-        _gates_section(gates), _tests_section(summary), _plots_section(run_dir, summary),
+        _gates_section(gates), _sla_section(summary), _tests_section(summary),
+        _plots_section(run_dir, summary),
         _trend_section(trend or []), _environment_section(summary),
     ]
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>prsm-validate "
@@ -77,6 +78,18 @@ def _gates_section(gates: list[dict[str, Any]]) -> str:
                      f"<th>measured</th><th>threshold</th><th>evidence / reason</th></tr>{rows}"
                      "</table>")
     return "".join(parts)
+
+
+def _sla_section(summary: dict[str, Any]) -> str:
+    thresholds = summary.get("thresholds") or []
+    if not thresholds:
+        return "<h2>SLA thresholds</h2><p>No thresholds were evaluated in this run.</p>"
+    rows = "".join(
+        f"<tr><td>{_e(t['source'])}</td><td>{_e(t['name'])}</td><td>{_e(t['threshold'])}</td>"
+        f"<td>{_e(t.get('measured'))}</td><td class='{_e(t['verdict'])}'>{_e(t['verdict'])}"
+        f"</td></tr>" for t in thresholds)
+    return ("<h2>SLA thresholds</h2><table><tr><th>source</th><th>name</th><th>threshold</th>"
+            f"<th>measured</th><th>verdict</th></tr>{rows}</table>")
 
 
 def _tests_section(summary: dict[str, Any]) -> str:
@@ -131,7 +144,8 @@ def _environment_section(summary: dict[str, Any]) -> str:
     rows = "".join(f"<tr><td>{_e(d.get('worker'))}</td><td>{_e(d.get('api_url'))}</td>"
                    f"<td>{_e(', '.join(d.get('capabilities', [])))}</td><td>"
                    f"{_e(round(d.get('ready_s') or 0, 3))}s</td></tr>" for d in deployments)
-    return (f"<h2>Environment</h2><p>python {_e(summary.get('python'))}; "
+    versions = ", ".join(f"{k} {v}" for k, v in (summary.get("versions") or {}).items())
+    return (f"<h2>Environment</h2><p>python {_e(summary.get('python'))}; {_e(versions)}; "
             f"command: <code>pytest {_e(' '.join(summary.get('argv', [])))}</code></p>"
             "<table><tr><th>worker</th><th>API</th><th>capabilities</th><th>ready in</th></tr>"
             f"{rows}</table>")
