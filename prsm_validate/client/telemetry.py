@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prsm_validate.history import History
 from reference_system import telemetry
 from reference_system.edge import publish_until_acked
 
@@ -42,7 +43,8 @@ async def _connect(nats_url: str) -> Any:
 
 
 async def publish(nats_url: str, device: str, count: int, pace_s: float, seed: int,
-                  during: Callable[[int], None] | None = None) -> PublishRun:
+                  during: Callable[[int], None] | None = None,
+                  history: History | None = None) -> PublishRun:
     """Publish ``count`` readings, each retried until acknowledged.
 
     ``during(seq)`` is called (in a thread) before each publish, so a scenario can inject a
@@ -56,7 +58,17 @@ async def publish(nats_url: str, device: str, count: int, pace_s: float, seed: i
             if during is not None:
                 await asyncio.to_thread(during, seq)
             run.attempted += 1
-            await asyncio.wait_for(publish_until_acked(js, reading(device, seq, rng)), 60)
+            value = {"device": device, "seq": seq}
+            if history is not None:
+                history.invoke(0, "publish", value)
+            try:
+                await asyncio.wait_for(publish_until_acked(js, reading(device, seq, rng)), 60)
+            except TimeoutError:
+                if history is not None:
+                    history.append(0, "info", "publish", value)
+                raise
+            if history is not None:
+                history.append(0, "ok", "publish", value)
             run.acknowledged.append(seq)
             await asyncio.sleep(pace_s)
     finally:

@@ -25,16 +25,18 @@ def _device(name: str) -> str:
     return f"scn-{name}-{uuid.uuid4().hex[:8]}"
 
 
-def _run_with_fault(deployment, seed: int, device: str, at: int, fault) -> tel.Accounting:
+def _run_with_fault(deployment, seed: int, device: str, at: int, fault, history
+                    ) -> tel.Accounting:
     def during(seq: int) -> None:
         if seq == at:
             fault()
 
-    return _run(deployment, seed, device, during)
+    return _run(deployment, seed, device, during, history)
 
 
-def _run(deployment, seed: int, device: str, during) -> tel.Accounting:
-    run = asyncio.run(tel.publish(deployment.nats_url, device, COUNT, PACE_S, seed, during))
+def _run(deployment, seed: int, device: str, during, history) -> tel.Accounting:
+    run = asyncio.run(tel.publish(deployment.nats_url, device, COUNT, PACE_S, seed, during,
+                                  history))
     rows = tel.wait_landed(deployment.postgres_dsn, device, set(run.acknowledged), 60)
     copies = asyncio.run(tel.stream_copies(deployment.nats_url, device))
     return tel.account(run, rows, copies)
@@ -57,7 +59,8 @@ def test_consumer_kill_loses_and_duplicates_nothing(prsm_deployment, prsm_nemesi
         elif seq == 2 * COUNT // 3:
             prsm_nemesis.start("pipeline")
 
-    accounting = _run(prsm_deployment, prsm_seed, _device("consumer-kill"), fault)
+    accounting = _run(prsm_deployment, prsm_seed, _device("consumer-kill"), fault,
+                      prsm_nemesis.history)
     _assert_exactly_once(accounting, record_property)
 
 
@@ -69,7 +72,7 @@ def test_broker_kill_and_restart_loses_nothing_acknowledged(prsm_deployment, prs
             pass  # down, then started again on the same store; publishers retry meanwhile
 
     accounting = _run_with_fault(prsm_deployment, prsm_seed, _device("broker-kill"),
-                                 COUNT // 2, fault)
+                                 COUNT // 2, fault, prsm_nemesis.history)
     _assert_exactly_once(accounting, record_property)
 
 
@@ -81,7 +84,7 @@ def test_database_crash_and_restart_loses_nothing(prsm_deployment, prsm_nemesis,
             pass  # SIGKILL, then crash recovery on restart
 
     accounting = _run_with_fault(prsm_deployment, prsm_seed, _device("db-crash"),
-                                 COUNT // 2, fault)
+                                 COUNT // 2, fault, prsm_nemesis.history)
     _assert_exactly_once(accounting, record_property)
 
 
