@@ -109,13 +109,19 @@ def latency_plot(samples: Sequence[Sample], windows: Sequence[FaultWindow]) -> s
 
 
 def throughput_plot(samples: Sequence[Sample], windows: Sequence[FaultWindow],
-                    bucket_s: float = 1.0) -> str:
-    """Completed operations per second, with fault windows shaded."""
-    x_max = max([s.start_s for s in samples] + [w.end_s or 0 for w in windows] + [bucket_s])
+                    bucket_s: float | None = None) -> str:
+    """Completed operations per second, with fault windows shaded.
+
+    The bucket adapts to the run (about 40 buckets, at least 100 ms); the last, partial bucket
+    is divided by the time it actually covers.
+    """
+    x_max = max([s.start_s for s in samples] + [w.end_s or 0 for w in windows] + [0.1])
+    bucket_s = bucket_s or max(0.1, x_max / 40)
     counts = [0] * (int(x_max / bucket_s) + 1)
     for s in samples:
         counts[int(s.start_s / bucket_s)] += 1
-    rates = [c / bucket_s for c in counts]
+    last = max(x_max - (len(counts) - 1) * bucket_s, bucket_s / 10)
+    rates = [c / bucket_s for c in counts[:-1]] + [counts[-1] / last]
     top = max([*rates, 1.0])
     sx, sy = _scale(0, x_max, PAD, W - 10), _scale(0, top, H - PAD, 10)
     parts = _frame("throughput", "time (s)", "operations per second", top, x_max)
