@@ -91,10 +91,22 @@ def _validate(path: Path, how: str | None) -> str | None:
     except yaml.YAMLError as exc:
         return f"not valid YAML: {exc}"
     if how == "k8s":
-        for doc in documents:
-            missing = [k for k in ("apiVersion", "kind", "metadata") if k not in doc]
-            if missing:
-                return f"Kubernetes object without {', '.join(missing)}"
+        return _k8s_problem(documents)
+    return None
+
+
+def _k8s_problem(documents: list[Any]) -> str | None:
+    """Validate against the Kubernetes JSON schemas bundled in kubernetes-validate (offline)."""
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version()
+    for doc in documents:
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            return f"{doc.get('kind')} {doc.get('metadata', {}).get('name')}: {exc.message}"
+        except kubernetes_validate.SchemaNotFoundError:
+            return f"no Kubernetes {version} schema for {doc.get('apiVersion')} {doc.get('kind')}"
     return None
 
 

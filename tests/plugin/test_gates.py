@@ -111,3 +111,29 @@ def test_a_failed_selected_scenario_fails_even_if_others_pass():
     outcomes = [{"nodeid": "t.py::a", "outcome": "passed"},
                 {"nodeid": "t.py::b", "outcome": "failed"}]
     assert automated(criterion, outcomes)["verdict"] == "fail"
+
+
+@pytest.mark.parametrize(("manifest", "problem"), [
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: two}\n",
+     "Deployment x"),
+    ("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {portz: []}\n", "Service s"),
+    ("kind: [unclosed\n", "not valid YAML"),
+])
+def test_evidence_manifests_are_validated_against_kubernetes_schemas(tmp_path, manifest,
+                                                                      problem):
+    from prsm_validate.gates.evaluate import evidence
+
+    (tmp_path / "m.yaml").write_text(manifest)
+    criterion = Criterion("e", "evidence", "d", artifact="*.yaml", validate="k8s")
+    result = evidence(criterion, tmp_path)
+    assert result["verdict"] == "fail" and problem in result["reason"]
+
+
+def test_repo_manifests_pass_schema_validation():
+    from pathlib import Path
+
+    from prsm_validate.gates.evaluate import evidence
+
+    criterion = Criterion("e", "evidence", "d", artifact="reference_system/deploy/k8s/*.yaml",
+                          validate="k8s")
+    assert evidence(criterion, Path(__file__).parents[2])["verdict"] == "pass"
