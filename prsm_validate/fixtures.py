@@ -103,7 +103,7 @@ def prsm_history(request: pytest.FixtureRequest, pytestconfig: pytest.Config
         from prsm_validate.report.allure import attach_file
 
         if history.path is not None:
-            attach_file(history.path, "history (JSON Lines)")
+            attach_file(pytestconfig, history.path, "history (JSON Lines)")
 
 
 @pytest.fixture

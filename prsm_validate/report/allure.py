@@ -16,11 +16,22 @@ import pytest
 SCRATCH_KEY = pytest.StashKey[Path]()
 
 
+def _already_recording() -> bool:
+    """True when a session in this process already writes Allure results (a nested pytester
+    run shares allure-commons' global plugin manager with it, so it must not add its own)."""
+    try:
+        from allure_commons import plugin_manager
+        from allure_commons.logger import AllureFileLogger
+    except ImportError:
+        return False
+    return any(isinstance(p, AllureFileLogger) for p in plugin_manager.get_plugins())
+
+
 def enable(config: pytest.Config) -> None:
     """Point allure-pytest at a scratch folder unless the user chose one."""
     if not config.pluginmanager.hasplugin("allure_pytest"):
         return
-    if getattr(config.option, "allure_report_dir", None):
+    if getattr(config.option, "allure_report_dir", None) or _already_recording():
         return
     scratch = Path(tempfile.mkdtemp(prefix="prsm-allure-"))
     config.option.allure_report_dir = str(scratch)
@@ -40,8 +51,10 @@ def finish(config: pytest.Config, run_dir: Path | None) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
 
 
-def attach_file(path: Path, name: str) -> None:
-    """Attach a file to the current test's Allure result, when Allure is recording."""
+def attach_file(config: pytest.Config, path: Path, name: str) -> None:
+    """Attach a file to the current test's Allure result, when this session records one."""
+    if SCRATCH_KEY not in config.stash:
+        return
     try:
         import allure
     except ImportError:
