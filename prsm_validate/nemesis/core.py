@@ -129,6 +129,27 @@ class Nemesis:
         finally:
             self._end(record)
 
+    # link faults -------------------------------------------------------------------------
+
+    def cut(self, source: str, dest: str) -> FaultRecord:
+        """Partition ``source`` from ``dest`` until :meth:`heal_link` or the end of the test."""
+        self._require(base.LINK_FAULTS)
+        control = self.deployment.control
+        if not hasattr(control, "cut_link"):
+            pytest.skip(f"target {self.deployment.target!r} cannot cut links")
+        control.cut_link(source, dest)  # type: ignore[union-attr]
+        return self._begin("partition", f"{source}<->{dest}",
+                           lambda: control.heal_link(source, dest))  # type: ignore[union-attr]
+
+    @contextlib.contextmanager
+    def partitioned(self, source: str, dest: str) -> Iterator[FaultRecord]:
+        """``source`` and ``dest`` cannot talk for the ``with`` block; healed after it."""
+        record = self.cut(source, dest)
+        try:
+            yield record
+        finally:
+            self._end(record)
+
     # healing -----------------------------------------------------------------------------
 
     def active(self) -> list[FaultRecord]:

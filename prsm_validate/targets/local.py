@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prsm_validate.nemesis.link import LinkProxy
 from prsm_validate.targets import base, embedded, probes
 from prsm_validate.targets.ports import free_ports
 from prsm_validate.targets.processes import ManagedProcess, Reaper, StartupError, wait_ready
@@ -58,12 +59,13 @@ class LocalTarget:
     name: str = "local"
     capabilities: frozenset[str] = frozenset(
         {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER,
-         base.TOKEN_SIGNING, base.EDGE, base.PIPELINE})
+         base.TOKEN_SIGNING, base.EDGE, base.PIPELINE, base.LINK_FAULTS})
     root: Path | None = None
     ready_s: float | None = None
     _components: dict[str, Component] = field(default_factory=dict)
     _reaper: Reaper | None = None
     _deployment: base.Deployment | None = None
+    _links: dict[tuple[str, str], LinkProxy] = field(default_factory=dict)
 
     def start(self) -> base.Deployment:
         """Start every component and wait until all are ready."""
@@ -95,7 +97,7 @@ class LocalTarget:
         self._add_redis(redis_port)
         self._add_nats(nats_port, nats_mon)
         self._add_edge(edge_port, nats_url)
-        self._add_pipeline(pipe_port, nats_url, dsn)
+        self._add_pipeline(pipe_port, self._link("pipeline", "nats", nats_port), dsn)
         edge_url = f"http://127.0.0.1:{edge_port}"
         self._add_api(api_port, dsn, redis_url, nats_url, password, jwt_secret, edge_url)
         self._wait_all()
@@ -107,6 +109,13 @@ class LocalTarget:
             token_signer=_hs256_signer(jwt_secret),
             services={"edge": edge_url, "pipeline": f"http://127.0.0.1:{pipe_port}"},
         )
+
+    def _link(self, source: str, dest: str, dest_port: int) -> str:
+        """A controllable link from ``source`` to ``dest``; returns the URL ``source`` uses."""
+        proxy = LinkProxy(("127.0.0.1", dest_port))
+        host, port = proxy.start()
+        self._links[(source, dest)] = proxy
+        return f"nats://{host}:{port}"
 
     def _process(self, name: str, argv: list[str], env: dict[str, str] | None = None,
                  user: str | None = None) -> ManagedProcess:
@@ -223,6 +232,24 @@ class LocalTarget:
         if self._deployment is not None and proc.pid is not None:
             self._deployment.pids[component] = proc.pid
 
+    def links(self) -> list[tuple[str, str]]:
+        """The links this target can cut, as (source, destination)."""
+        return list(self._links)
+
+    def cut_link(self, source: str, dest: str) -> None:
+        """Partition ``source`` from ``dest`` (both directions of their connection)."""
+        self._link_proxy(source, dest).cut()
+
+    def heal_link(self, source: str, dest: str) -> None:
+        """Heal the link between ``source`` and ``dest``."""
+        self._link_proxy(source, dest).heal()
+
+    def _link_proxy(self, source: str, dest: str) -> LinkProxy:
+        proxy = self._links.get((source, dest)) or self._links.get((dest, source))
+        if proxy is None:
+            raise KeyError(f"no controllable link {source}->{dest}; have {self.links()}")
+        return proxy
+
     def pids(self) -> dict[str, int]:
         """Current process ids by component."""
         return {n: c.process.pid for n, c in self._components.items() if c.process.pid}
@@ -231,6 +258,9 @@ class LocalTarget:
         """Stop every component (API first), remove the temp dir, release the reaper."""
         for name in reversed(list(self._components)):
             self._components[name].process.stop()
+        for proxy in self._links.values():
+            proxy.stop()
+        self._links.clear()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
         if self._reaper is not None:

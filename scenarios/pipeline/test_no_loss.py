@@ -88,6 +88,27 @@ def test_database_crash_and_restart_loses_nothing(prsm_deployment, prsm_nemesis,
     _assert_exactly_once(accounting, record_property)
 
 
+@pytest.mark.requires("link_faults")
+def test_partition_between_pipeline_and_broker_loses_nothing(prsm_deployment, prsm_nemesis,
+                                                             prsm_seed, record_property):
+    device = _device("partition")
+    landed_while_cut: list[int] = []
+
+    def fault(seq: int) -> None:
+        if seq == COUNT // 3:
+            prsm_nemesis.cut("pipeline", "nats")
+        elif seq == 2 * COUNT // 3:
+            landed_while_cut.append(len(tel.landed(prsm_deployment.postgres_dsn, device)))
+            prsm_nemesis.heal_all()
+
+    accounting = _run(prsm_deployment, prsm_seed, device, fault, prsm_nemesis.history)
+    record_property("landed_before_heal", landed_while_cut[0])
+    # The partition must have been real: readings published during the cut did not land.
+    assert landed_while_cut[0] < 2 * COUNT // 3 - COUNT // 6, (
+        f"{landed_while_cut[0]} readings landed while the pipeline was cut off")
+    _assert_exactly_once(accounting, record_property)
+
+
 def test_steady_rate_end_to_end_latency_p99_under_5s(prsm_deployment, prsm_seed,
                                                      record_property):
     device = _device("latency")
