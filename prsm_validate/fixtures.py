@@ -153,7 +153,8 @@ def prsm_control(prsm_deployment: Deployment) -> ProcessControl:
 
 
 @pytest.fixture
-def prsm_nemesis(prsm_deployment: Deployment, prsm_history: History) -> Iterator[Any]:
+def prsm_nemesis(request: pytest.FixtureRequest, prsm_deployment: Deployment,
+                 prsm_history: History) -> Iterator[Any]:
     """The fault injector for this test; every fault still in force is healed afterwards."""
     from prsm_validate.nemesis.core import Nemesis
 
@@ -162,6 +163,10 @@ def prsm_nemesis(prsm_deployment: Deployment, prsm_history: History) -> Iterator
         yield nemesis
     finally:
         errors = nemesis.heal_all()
+        if nemesis.timeline and isinstance(request.node, pytest.Item):
+            # Travels with the test report (also from xdist workers) into faults.json.
+            request.node.user_properties.append(
+                ("faults", [record.to_json() for record in nemesis.timeline]))
         if errors:
             pytest.fail("nemesis could not heal: " + "; ".join(errors), pytrace=False)
 

@@ -72,6 +72,15 @@ class PrsmSession:
             self.uses_prsm = True
         if report.when == "call" or report.outcome != "passed":
             self.reports.append(_outcome(report))
+        elif report.when == "teardown":
+            self._merge_teardown_properties(report)
+
+    def _merge_teardown_properties(self, report: pytest.TestReport) -> None:
+        """Properties recorded during teardown (e.g. the nemesis's faults) join the test's."""
+        late = {k: v for k, v in report.user_properties if k != USES_PRSM}
+        mine = [r for r in self.reports if r["nodeid"] == report.nodeid]
+        if late and mine:
+            mine[-1].setdefault("properties", {}).update(late)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -92,6 +101,7 @@ class PrsmSession:
         summary = self.summary(int(exitstatus))
         self.config.hook.pytest_prsm_run_summary(config=self.config, summary=summary)
         self.store.write_json("summary.json", summary)
+        self.store.write_json("faults.json", _fault_schedule(self.reports))
         write_junit(self.store.junit_path, self.reports, self.store.run_id,
                     {"prsm.seed": str(self.settings.seed), "prsm.target": self.settings.spec.name})
         write_html(self.store, summary)
@@ -156,6 +166,15 @@ class XdistHooks:
         """Hand the controller's run id and seed to a worker."""
         node.workerinput["prsm_run_id"] = self.session.store.run_id
         node.workerinput["prsm_seed"] = self.session.settings.seed
+
+
+def _fault_schedule(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every fault of the run, by scenario, in the order applied."""
+    schedule = []
+    for outcome in outcomes:
+        for fault in (outcome.get("properties") or {}).get("faults", []):
+            schedule.append({"nodeid": outcome["nodeid"], **fault})
+    return schedule
 
 
 def _versions() -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -41,6 +43,13 @@ def test_faults_heal_after_failing_and_passing_scopes(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: planted failure with faults in force*"])
+    faults = json.loads((pytester.path / "reports" / "latest" / "faults.json").read_text())
+    applied = [(f["nodeid"].split("::")[1], f["kind"], f["target"]) for f in faults]
+    assert applied == [("test_1_pause_then_fail", "pause", "redis"),
+                       ("test_1_pause_then_fail", "kill", "nats"),
+                       ("test_3_scoped_pause_heals_on_exit", "pause", "redis"),
+                       ("test_4_fault_history_recorded", "restart", "redis")]
+    assert all(f["ended"] is not None for f in faults), "every fault was healed"
 
 
 def test_fault_the_target_cannot_do_is_skipped_with_reason(pytester, monkeypatch):
