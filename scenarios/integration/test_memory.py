@@ -82,6 +82,22 @@ def test_value_missing_from_l1_and_l2_is_served_from_l3(prsm_api, prsm_deploymen
     assert prsm_api.call("memory_get", {"key": key}).body["tier"] == "l1"
 
 
+@pytest.mark.requires("redis")
+def test_overwrite_survives_losing_both_caches(prsm_api, prsm_deployment):
+    import redis
+
+    key = _key("overwrite")
+    for version in ("v1", "v2"):
+        assert prsm_api.call("memory_set", {"key": key, "value": version}).status == 200
+    capacity = prsm_api.call("memory_stats").body["l1_capacity"]
+    for i in range(capacity + 1):
+        prsm_api.call("memory_set", {"key": f"{key}-filler-{i}", "value": i})
+    with redis.Redis.from_url(prsm_deployment.redis_url) as r:
+        r.flushall()
+    got = prsm_api.call("memory_get", {"key": key}).body
+    assert (got["value"], got["tier"]) == ("v2", "l3"), "the durable tier lost an update"
+
+
 def test_ttl_expires_the_value_in_every_tier(prsm_api):
     key = _key("ttl")
     prsm_api.call("memory_set", {"key": key, "value": "short-lived", "ttl": 1})

@@ -1,0 +1,49 @@
+"""``prsm-validate mutants``: planted defects must each make a scenario fail (harness self-test)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAME = "mutants"
+HELP = ("Run each planted defect against its scenarios and the unmodified system as baseline; "
+        "prints the detection table, JSON on the last line.")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``mutants``."""
+    parser.add_argument("--only", action="append", default=[], metavar="ID",
+                        help="run only this mutant (repeatable)")
+    parser.add_argument("--baseline-runs", type=int, default=1,
+                        help="runs of the unmodified system over all mutants' scenarios")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Baseline first (it must pass), then every mutant; exit 1 if any is undetected."""
+    from prsm_validate import mutants
+
+    chosen = [m for m in mutants.MUTANTS if not args.only or m.id in args.only]
+    if args.list or not chosen:
+        for m in mutants.MUTANTS:
+            print(f"{m.id:28} {m.description}")
+        return 0 if chosen else 2
+    cwd = Path.cwd()
+    scenarios = tuple(sorted({s for m in chosen for s in m.scenarios}))
+    false_alarms = 0
+    for index in range(args.baseline_runs):
+        passed, seconds, failed = mutants.run_scenarios(scenarios, None, cwd)
+        false_alarms += 0 if passed else 1
+        print(f"baseline {index + 1}: {'pass' if passed else 'FAIL (false alarm)'} "
+              f"in {seconds:.0f}s {' '.join(failed)}", flush=True)
+    rows = []
+    for mutant in chosen:
+        rows.append(mutants.detect(mutant, cwd))
+        state = "detected" if rows[-1]["detected"] else "NOT DETECTED"
+        caught = ", ".join(rows[-1]["caught_by"][:2])  # type: ignore[index]
+        print(f"{mutant.id:28} {state:13} {rows[-1]['seconds']:>6}s  {mutant.description}"
+              + (f"  [caught by {caught}]" if caught else ""), flush=True)
+    result = mutants.summary(rows, false_alarms, args.baseline_runs)
+    print(json.dumps(result))
+    return 0 if result["detected"] == result["total"] and not false_alarms else 1

@@ -1,0 +1,150 @@
+"""Planted defects: the harness's self-test (``prsm-validate mutants``).
+
+Each mutant is one small, realistic bug applied to a scratch copy of ``reference_system`` (never
+to the shipped code): the scenarios run with that copy first on ``PYTHONPATH``, so every
+process the target starts imports the defective code. A mutant is detected when the scenarios
+it names fail; the unmodified system must pass the same scenarios (else: a false alarm).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import reference_system
+
+SOURCE = Path(reference_system.__file__).parent
+REQUIRE = '"require": _REQUIRED_CLAIMS'
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A defect: replace ``old`` (which must occur exactly once) by ``new`` in ``file``."""
+
+    id: str
+    description: str
+    file: str
+    old: str
+    new: str
+    scenarios: tuple[str, ...]
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant("memory-lost-update", "an overwrite never reaches the durable tier", "memory.py",
+           'ON CONFLICT (key) DO UPDATE SET "', 'ON CONFLICT (key) DO NOTHING --"',
+           ("scenarios/integration/test_memory.py",)),
+    Mutant("memory-no-backfill", "a read from L2 does not back-fill L1", "memory.py",
+           'if self._count("l2", found):\n            self.l1.put(key, value, ttl)\n',
+           'if self._count("l2", found):\n', ("scenarios/integration/test_memory.py",)),
+    Mutant("memory-delete-keeps-l2", "delete forgets the Redis copy", "memory.py",
+           "await self.redis.delete(_REDIS_PREFIX + key)", "pass",
+           ("scenarios/integration/test_memory.py",)),
+    Mutant("memory-l3-not-durable", "the durable copy expires at once", "memory.py",
+           "(key, Jsonb(value), ttl_s)", "(key, Jsonb(value), 0.001)",
+           ("scenarios/integration/test_memory.py",)),
+    Mutant("auth-no-audience", "tokens for another audience are accepted", "api/auth.py",
+           REQUIRE, REQUIRE + ', "verify_aud": False', ("scenarios/integration/test_auth.py",)),
+    Mutant("auth-no-expiry", "expired tokens are accepted", "api/auth.py",
+           REQUIRE, REQUIRE + ', "verify_exp": False', ("scenarios/integration/test_auth.py",)),
+    Mutant("auth-no-signature", "token signatures are not checked", "api/auth.py",
+           REQUIRE, REQUIRE + ', "verify_signature": False',
+           ("scenarios/integration/test_auth.py",)),
+    Mutant("tasks-priority-ignored", "the queue ignores priorities", "tasks.py",
+           "ORDER BY priority DESC, created_at", "ORDER BY created_at",
+           ("scenarios/integration/test_tasks.py",)),
+    Mutant("health-never-down", "health stays 200 when a required dependency is down",
+           "api/health.py", 'return "down", 503', 'return "degraded", 200',
+           ("scenarios/integration/test_health_metrics.py",)),
+    Mutant("llm-cache-flag", "a cache hit is reported as a miss", "llm.py",
+           '"cached": cached}', '"cached": False}', ("scenarios/integration/test_llm.py",)),
+    Mutant("pipeline-ack-before-commit", "telemetry is acknowledged before it is stored",
+           "pipeline.py", "        readings, poison = _split(messages)\n",
+           "        readings, poison = _split(messages)\n        for message, _ in readings:\n"
+           "            await message.ack()\n", ("scenarios/pipeline/test_no_loss.py",)),
+    Mutant("pipeline-dlq-dropped", "poison messages are dropped, not dead-lettered",
+           "pipeline.py", 'await js.publish(f"telemetry-dlq.{seq}"',
+           'None and await js.publish(f"telemetry-dlq.{seq}"',
+           ("scenarios/pipeline/test_dead_letter.py",)),
+    Mutant("inference-no-failover", "an edge error is returned instead of failing over",
+           "inference.py", "except (httpx.HTTPError, KeyError, ValueError) as exc:",
+           "except ZeroDivisionError as exc:", ("scenarios/edge/test_failover.py",)),
+    Mutant("edge-sequence-stuck", "a device re-uses its sequence number after an ack",
+           "edge.py", "state.next_seq, state.pending = reading.seq + 1, None",
+           "state.next_seq, state.pending = reading.seq, None",
+           ("scenarios/edge/test_failover.py",)),
+)
+
+
+def apply(mutant: Mutant, root: Path) -> Path:
+    """Copy ``reference_system`` under ``root`` with the defect applied; returns ``root``."""
+    copy = root / "reference_system"
+    shutil.copytree(SOURCE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / mutant.file
+    text = target.read_text()
+    if text.count(mutant.old) != 1:
+        raise ValueError(f"mutant {mutant.id}: {mutant.old!r} occurs {text.count(mutant.old)} "
+                         f"times in {mutant.file}; it must occur exactly once")
+    target.write_text(text.replace(mutant.old, mutant.new))
+    return root
+
+
+def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path,
+                  timeout_s: float = 600) -> tuple[bool, float, list[str]]:
+    """Run the scenarios in a fresh pytest; returns (all passed, seconds, failed node ids).
+
+    With a scratch copy, pytest and every process it starts run *in* the copy's folder:
+    the working directory comes first on ``sys.path``, before ``PYTHONPATH``.
+    """
+    env = dict(os.environ)
+    paths = [str((cwd / s).resolve()) for s in scenarios]
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath),
+                                                          env.get("PYTHONPATH")]))
+        cwd = pythonpath
+    with tempfile.TemporaryDirectory(prefix="prsm-mutant-report-") as reports:
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+             f"--prsm-report={reports}", *paths],
+            cwd=cwd, env=env, capture_output=True, timeout=timeout_s)
+        failed = _failed_tests(Path(reports))
+    return result.returncode == 0, time.monotonic() - started, failed
+
+
+def _failed_tests(reports: Path) -> list[str]:
+    summary_path = reports / "latest" / "summary.json"
+    if not summary_path.exists():
+        return ["(no report: the run did not get as far as a test)"]
+    tests = json.loads(summary_path.read_text())["tests"]
+    return [t["nodeid"].split("::", 1)[-1] for t in tests if t["outcome"] in ("failed", "error")]
+
+
+def detect(mutant: Mutant, cwd: Path) -> dict[str, object]:
+    """Run ``mutant``'s scenarios against the defective copy."""
+    with tempfile.TemporaryDirectory(prefix=f"prsm-mutant-{mutant.id}-") as scratch:
+        passed, seconds, failed = run_scenarios(mutant.scenarios,
+                                                apply(mutant, Path(scratch)), cwd)
+    return {"id": mutant.id, "description": mutant.description, "detected": not passed,
+            "caught_by": failed, "seconds": round(seconds, 1),
+            "scenarios": list(mutant.scenarios)}
+
+
+def summary(rows: list[dict[str, object]], baseline_failures: int, baseline_runs: int
+            ) -> dict[str, object]:
+    """The JSON line of ``prsm-validate mutants``."""
+    detected = sum(1 for r in rows if r["detected"])
+    return {"total": len(rows), "detected": detected, "undetected":
+            [r["id"] for r in rows if not r["detected"]], "false_alarms": baseline_failures,
+            "baseline_runs": baseline_runs}
+
+
+def dumps(data: object) -> str:
+    """Compact JSON."""
+    return json.dumps(data, separators=(",", ":"))
