@@ -107,7 +107,7 @@ def prsm_history(request: pytest.FixtureRequest, pytestconfig: pytest.Config
 
 
 @pytest.fixture
-def prsm_client(prsm_deployment: Deployment, prsm_history: History
+def prsm_client(prsm_deployment: Deployment, prsm_history: History, prsm_metrics: Any
                 ) -> Iterator[Callable[..., ApiClient]]:
     """Factory of clients for the target's API profile: ``prsm_client(login=False)``."""
     from prsm_validate.client.api import ApiClient
@@ -116,7 +116,7 @@ def prsm_client(prsm_deployment: Deployment, prsm_history: History
 
     def make(login: bool = False, timeout_s: float = 10.0) -> ApiClient:
         client = ApiClient(prsm_deployment.api_url, prsm_deployment.profile, prsm_history,
-                           timeout_s)
+                           timeout_s, prsm_metrics)
         clients.append(client)
         if login:
             _login(client, prsm_deployment)

@@ -23,7 +23,7 @@ from prsm_validate.session import PrsmSession, XdistHooks
 from prsm_validate.settings import OPTIONS, read_settings
 
 # Feature plugins, registered with the main one (each may add options and fixtures).
-SUBPLUGINS: tuple[str, ...] = ()
+SUBPLUGINS: tuple[str, ...] = ("prsm_validate.sla.plugin",)
 
 MARKERS = {
     "integration": "integration scenario against the API",

@@ -131,7 +131,9 @@ class PrsmSession:
                        "profile": self.settings.spec.profile},
             "deployments": self._deployments(), "counts": counts, "tests": self.reports,
             "python": sys.version.split()[0], "argv": list(self.config.invocation_params.args),
-            "versions": _versions(), "thresholds": self.thresholds,
+            "versions": _versions(), "thresholds": self.thresholds + [
+                {**r, "name": f"{t['nodeid'].split('::')[-1]}: {r['name']}"}
+                for t in self.reports for r in (t.get("properties") or {}).get("sla", [])],
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
@@ -198,7 +200,7 @@ def _outcome(report: pytest.TestReport) -> dict[str, Any]:
         entry["reason"] = str(report.longrepr[2]).removeprefix("Skipped: ")
     elif report.failed:
         entry["message"] = report.longreprtext[-4000:]
-    props = {k: v for k, v in report.user_properties if k != USES_PRSM}
+    props = {k: v for k, v in report.user_properties if k not in (USES_PRSM, "sla_breach")}
     if props:
         entry["properties"] = props
     return entry

@@ -39,9 +39,10 @@ class ApiClient:
     """A synchronous client for one target, speaking its API profile."""
 
     def __init__(self, base_url: str, profile: str, history: History | None = None,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, metrics: Any = None) -> None:
         self.profile = profile
         self.history = history
+        self.metrics = metrics  # a MetricStore: http_req_duration / http_req_failed per op
         self.http = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False)
         self.token: str | None = None
         self.process = next(_process_ids)
@@ -76,16 +77,26 @@ class ApiClient:
             raw = self.http.request(method, url, json=body, headers=headers)
         except httpx.HTTPError as exc:
             self._record(process, "info", f, {"error": type(exc).__name__}, url)
+            self._measure(f, None, True)
             self.process = next(_process_ids)
             raise
         response = Response(raw.status_code, _json(raw), raw.headers,
                             raw.elapsed.total_seconds() * 1000)
+        self._measure(f, response.elapsed_ms, response.status >= 500)
         kind = "ok" if response.ok else ("info" if response.status >= 500 else "fail")
         recorded = {"status": response.status, "body": redact(response.body)}
         self._record(process, kind, f, recorded, url)
         if kind == "info":
             self.process = next(_process_ids)
         return response
+
+    def _measure(self, f: str, elapsed_ms: float | None, failed: bool) -> None:
+        # Server errors and transport failures count as failed; a 4xx is a valid answer.
+        if self.metrics is None:
+            return
+        if elapsed_ms is not None:
+            self.metrics.trend("http_req_duration", elapsed_ms, name=f)
+        self.metrics.rate("http_req_failed", failed, name=f)
 
     def _record(self, process: int, kind: str, f: str, value: Any, endpoint: str) -> None:
         if self.history is not None:

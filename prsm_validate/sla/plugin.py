@@ -1,0 +1,130 @@
+"""SLA thresholds in pytest: the ``sla`` marker, the ``prsm_thresholds`` ini key, the
+``prsm_metrics`` fixture, and exit status 6 when the only failures are SLA breaches.
+
+``@pytest.mark.sla("http_req_duration{name:health}", "p(99)<10ms")`` is evaluated against the
+test's metric store after the test body; a breach (or no data: unknown never passes) fails the
+test with the metric, the measured value, the threshold and the window. Ini thresholds apply to
+every test that recorded the metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from prsm_validate.sla.evaluate import Result, evaluate
+from prsm_validate.sla.store import MetricStore
+from prsm_validate.sla.thresholds import (
+    Threshold,
+    ThresholdSyntaxError,
+    parse_line,
+    parse_threshold,
+)
+
+SLA_ONLY_EXIT = 6
+STORE_KEY = pytest.StashKey[MetricStore]()
+INI_KEY = pytest.StashKey[list[Threshold]]()
+BREACH = "sla_breach"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``prsm_thresholds`` ini key."""
+    parser.addini("prsm_thresholds", "SLA thresholds applied to every test recording the "
+                  "metric, one per line: metric{tag:value}: p(99)<10ms, rate<0.01", "linelist")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Parse ini thresholds now: a syntax error is a usage error naming the line."""
+    try:
+        config.stash[INI_KEY] = [parse_line(line) for line in config.getini("prsm_thresholds")]
+    except ThresholdSyntaxError as exc:
+        raise pytest.UsageError(f"ini prsm_thresholds: {exc}") from None
+    config.pluginmanager.register(SlaOutcomes(), "prsm-sla-outcomes")
+
+
+def marker_thresholds(item: pytest.Item) -> list[Threshold]:
+    """The thresholds of the item's ``sla`` markers."""
+    found = []
+    for marker in item.iter_markers("sla"):
+        if len(marker.args) < 2:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.sla(metric, condition, ...) "
+                                    "needs a metric and at least one condition")
+        try:
+            found.append(parse_threshold(str(marker.args[0]), [str(a) for a in marker.args[1:]]))
+        except ThresholdSyntaxError as exc:
+            raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+    return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Validate every sla marker before anything runs."""
+    for item in items:
+        marker_thresholds(item)
+
+
+@pytest.fixture
+def prsm_metrics(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
+    """This test's metric store; the ``sla`` marker is evaluated against it."""
+    store = MetricStore()
+    request.node.stash[STORE_KEY] = store
+    yield store
+
+
+def _results(item: pytest.Item) -> list[Result]:
+    store = item.stash.get(STORE_KEY, None) or MetricStore()
+    ini = [t for t in item.config.stash[INI_KEY]
+           if store.matching(t.selector.name, t.selector.tags)]
+    return evaluate(marker_thresholds(item) + ini, store)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    """After the test body: evaluate thresholds; a breach or unknown fails the test."""
+    report: pytest.TestReport = yield
+    if call.when != "call":
+        return report
+    results = _results(item)
+    store = item.stash.get(STORE_KEY, None)
+    if store is not None and store.series:
+        report.user_properties.append(("metrics", store.summary()))
+    if not results:
+        return report
+    report.user_properties.append(("sla", [r.to_json() for r in results]))
+    breaches = [r for r in results if r.verdict != "pass"]
+    if breaches and report.passed:
+        report.outcome = "failed"
+        report.longrepr = "\n".join(r.message() for r in breaches)
+        report.user_properties.append((BREACH, True))
+    if any(r.abort for r in breaches):
+        item.session.shouldstop = f"abortOnFail: {breaches[0].message()}"
+    return report
+
+
+class SlaOutcomes:
+    """Tells, from the reports (also those of xdist workers), whether only SLAs failed."""
+
+    def __init__(self) -> None:
+        self.failed: set[str] = set()
+        self.breached: set[str] = set()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Remember failing tests, and which of them failed on an SLA breach."""
+        if report.failed:
+            self.failed.add(report.nodeid)
+            if (BREACH, True) in report.user_properties:
+                self.breached.add(report.nodeid)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Exit status 6 when every failure of the session is an SLA breach."""
+        only_sla = bool(self.breached) and self.failed == self.breached
+        if exitstatus == pytest.ExitCode.TESTS_FAILED and only_sla:
+            session.exitstatus = SLA_ONLY_EXIT
+
+
+def describe(results: list[Result]) -> list[dict[str, Any]]:
+    """Results as JSON (for gate files and reports)."""
+    return [r.to_json() for r in results]
