@@ -11,25 +11,28 @@ from urllib.parse import urlparse
 REQUIRED = ("postgres", "redis")
 
 
-_in_flight: dict[str, asyncio.Task[Any]] = {}
+_in_flight: dict[str, tuple[asyncio.Task[Any], float]] = {}
 
 
 async def probe(name: str, check: Coroutine[Any, Any, Any], timeout_s: float) -> dict[str, Any]:
     """Run one check with a timeout; never raises.
 
     A hung dependency (e.g. a SIGSTOPped server) can make even cancellation block, so the check
-    runs shielded in its own task and at most one is in flight per component: while it hangs,
-    the component is reported down at once.
+    runs shielded in its own task, and concurrent callers share the one in flight: a caller
+    waits for it only until it is ``timeout_s`` old, then reports the component down.
     """
     started = time.perf_counter()
-    pending = _in_flight.get(name)
-    if pending is not None and not pending.done():
-        check.close()
-        return {"status": "down", "error": "previous probe still unanswered", "latency_ms": 0.0}
-    task = asyncio.ensure_future(check)
-    _in_flight[name] = task
+    task, since = _in_flight.get(name, (None, 0.0))
+    if task is None or task.done():
+        task, since = asyncio.ensure_future(check), started
+        _in_flight[name] = (task, since)
+    else:
+        check.close()  # share the probe already running
+    remaining = timeout_s - (started - since)
     try:
-        await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        if remaining <= 0:
+            raise TimeoutError
+        await asyncio.wait_for(asyncio.shield(task), remaining)
         status: dict[str, Any] = {"status": "up"}
     except TimeoutError:
         status = {"status": "down", "error": f"no answer within {timeout_s:g}s"}
