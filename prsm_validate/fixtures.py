@@ -175,3 +175,28 @@ def prsm_nemesis(request: pytest.FixtureRequest, prsm_deployment: Deployment,
 def nemesis(prsm_nemesis: Any) -> Any:
     """Alias of ``prsm_nemesis``."""
     return prsm_nemesis
+
+
+@pytest.fixture
+def prsm_load(prsm_deployment: Deployment, prsm_api: ApiClient, prsm_metrics: Any,
+              record_property: Callable[[str, object], None]) -> Callable[..., Any]:
+    """Run a bounded Locust load against the target: ``prsm_load(endpoints, users=10, ...)``.
+
+    Requests carry the test's bearer token; results go into ``prsm_metrics`` (so ``sla``
+    markers judge them) and into the report. See :func:`prsm_validate.load.engine.run_load`.
+    """
+    from prsm_validate.load.engine import run_load
+
+    runs = 0
+
+    def load(endpoints: list[Any], **settings: Any) -> Any:
+        nonlocal runs
+        headers = {"Authorization": f"Bearer {prsm_api.token}"}
+        result = run_load(prsm_deployment.api_url, endpoints, headers=headers, **settings)
+        result.record_into(prsm_metrics)
+        runs += 1
+        record_property(f"load_{runs}", {**result.summary(), "settings": {
+            k: v for k, v in settings.items() if isinstance(v, int | float | str)}})
+        return result
+
+    return load

@@ -15,6 +15,7 @@ from prsm_validate.fixtures import (  # noqa: F401  (fixtures are found by name)
     prsm_control,
     prsm_deployment,
     prsm_history,
+    prsm_load,
     prsm_nemesis,
     prsm_seed,
     prsm_settings,
