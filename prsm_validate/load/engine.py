@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -122,8 +123,9 @@ def run_load(base_url: str, endpoints: list[Endpoint], *, users: int = 10,
                      max_in_flight=max_in_flight)
         env = {**os.environ, "PRSM_LOAD_SPEC": json.dumps(spec)}
         count = processes if model == "open" else users
+        run_time = math.ceil(duration_s + (2 if model == "open" else 0))
         common = ["--headless", "-u", str(count), "-r", str(spawn_rate or count), "-t",
-                  f"{duration_s + (2 if model == 'open' else 0)}s", "--host", base_url,
+                  f"{run_time}s", "--host", base_url,
                   "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5",
                   "--exit-code-on-error", "0"]
         procs = _start(common, workers, env, Path(tmp) / "locust.log")

@@ -30,7 +30,10 @@ class Recorder:
 
     def record(self, name: str, latency_ms: float, failed: bool, second: int) -> None:
         """One request of endpoint ``name`` that took ``latency_ms``."""
-        hist = self.histograms.setdefault(f"{name}|{second}", new_histogram())
+        key = f"{name}|{second}"
+        hist = self.histograms.get(key)
+        if hist is None:  # not setdefault: a histogram is too costly to build per request
+            hist = self.histograms[key] = new_histogram()
         hist.record_value(max(1, min(MAX_US, int(latency_ms * 1000))))
         counts = self.series.setdefault(second, {}).setdefault(name, [0, 0])
         counts[0] += 1
@@ -48,7 +51,10 @@ class Recorder:
         """Add drained data (from this or another process)."""
         for name, encoded in data.get("histograms", {}).items():
             other = HdrHistogram.decode(base64.b64decode(encoded))
-            self.histograms.setdefault(name, new_histogram()).add(other)
+            if name in self.histograms:
+                self.histograms[name].add(other)
+            else:
+                self.histograms[name] = other
         for second, names in data.get("series", {}).items():
             bucket = self.series.setdefault(int(second), {})
             for name, (count, failures) in names.items():

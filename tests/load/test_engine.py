@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from prsm_validate.load.demo_server import SmallServer
 from prsm_validate.load.engine import Endpoint, run_load
 from prsm_validate.load.recorder import Recorder
 from prsm_validate.sla.evaluate import evaluate
 from prsm_validate.sla.store import MetricStore
 from prsm_validate.sla.thresholds import parse_line
-from tests.load.server import SmallServer
 
 FAST = [Endpoint("fast", "GET", "/fast", weight=3), Endpoint("missing", "GET", "/missing")]
 

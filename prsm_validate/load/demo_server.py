@@ -1,4 +1,4 @@
-"""A small real HTTP server for the load engine's tests.
+"""A small real HTTP server for load-engine tests and the coordinated-omission demo.
 
 ``/fast`` answers at once, ``/missing`` answers 404. With ``stall=True`` the server stops
 answering once, from 1 s to 2 s after its first request (a stalled server, for the
