@@ -1,28 +1,17 @@
 """The ``prsm-validate`` command line.
 
-Each sub-command is a module in :mod:`prsm_validate.commands` that defines ``NAME``, ``HELP``,
-``configure(parser)`` and ``run(args) -> int``. Modules are discovered, so adding a command is
-adding a file; heavy imports stay inside ``run``.
+Each sub-command is a module in :mod:`prsm_validate.commands` (discovered, see
+:mod:`reference_system.commandline`); heavy imports stay inside each command's ``run``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 
 from prsm_validate import commands
-
-
-def _command_modules() -> list[ModuleType]:
-    found = []
-    for info in pkgutil.iter_modules(commands.__path__):
-        if not info.name.startswith("_"):
-            found.append(importlib.import_module(f"{commands.__name__}.{info.name}"))
-    return sorted(found, key=lambda m: m.NAME)
+from reference_system import commandline
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,21 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validation harness for the PRSM platform. Scenarios run with pytest; "
         "these commands start the reference system, check histories, benchmark and report.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _command_modules():
-        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        module.configure(sub)
-        sub.set_defaults(_run=module.run)
+    commandline.add_commands(parser, commands, "command", "COMMAND")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``prsm-validate``; returns the process exit status."""
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args._run(args) or 0)
-    except KeyboardInterrupt:
-        return 130
+    return commandline.main(build_parser(), argv)
 
 
 if __name__ == "__main__":

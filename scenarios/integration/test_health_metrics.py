@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
+
+from prsm_validate.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -14,15 +15,8 @@ def _health(client):
     return client.call("health")
 
 
-def _wait_for(check, timeout_s: float = 15.0):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    pytest.fail(f"condition not met within {timeout_s}s (last: {last!r})", pytrace=False)
+def _wait_for(check):
+    return eventually(check, timeout_s=15.0, interval_s=0.1, what="health change")
 
 
 def test_health_is_ok_with_components(prsm_client):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
+
+from prsm_validate.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -14,16 +15,15 @@ def _key(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def _eventually(check, timeout_s: float = 10.0, interval_s: float = 0.05):
-    """Poll ``check`` until it returns a truthy value; fail with the last value."""
-    deadline = time.monotonic() + timeout_s
-    value = None
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval_s)
-    pytest.fail(f"condition not met within {timeout_s}s; last value {value!r}", pytrace=False)
+def _lose_caches(api, deployment, prefix: str) -> None:
+    """Push every earlier key out of L1 (fill it past capacity) and empty Redis (L2)."""
+    import redis
+
+    capacity = api.call("memory_stats").body["l1_capacity"]
+    for i in range(capacity + 1):
+        api.call("memory_set", {"key": f"{prefix}-filler-{i}", "value": i})
+    with redis.Redis.from_url(deployment.redis_url) as r:
+        r.flushall()
 
 
 def test_set_get_delete_round_trip(prsm_api):
@@ -68,15 +68,9 @@ def test_value_evicted_from_l1_is_served_from_l2_then_back_in_l1(prsm_api):
 
 @pytest.mark.requires("redis")
 def test_value_missing_from_l1_and_l2_is_served_from_l3(prsm_api, prsm_deployment):
-    import redis
-
     key = _key("l3")
     prsm_api.call("memory_set", {"key": key, "value": {"durable": True}})
-    capacity = prsm_api.call("memory_stats").body["l1_capacity"]
-    for i in range(capacity + 1):
-        prsm_api.call("memory_set", {"key": f"{key}-filler-{i}", "value": i})
-    with redis.Redis.from_url(prsm_deployment.redis_url) as r:
-        r.flushall()
+    _lose_caches(prsm_api, prsm_deployment, key)
     got = prsm_api.call("memory_get", {"key": key}).body
     assert (got["value"], got["tier"]) == ({"durable": True}, "l3")
     assert prsm_api.call("memory_get", {"key": key}).body["tier"] == "l1"
@@ -84,16 +78,10 @@ def test_value_missing_from_l1_and_l2_is_served_from_l3(prsm_api, prsm_deploymen
 
 @pytest.mark.requires("redis")
 def test_overwrite_survives_losing_both_caches(prsm_api, prsm_deployment):
-    import redis
-
     key = _key("overwrite")
     for version in ("v1", "v2"):
         assert prsm_api.call("memory_set", {"key": key, "value": version}).status == 200
-    capacity = prsm_api.call("memory_stats").body["l1_capacity"]
-    for i in range(capacity + 1):
-        prsm_api.call("memory_set", {"key": f"{key}-filler-{i}", "value": i})
-    with redis.Redis.from_url(prsm_deployment.redis_url) as r:
-        r.flushall()
+    _lose_caches(prsm_api, prsm_deployment, key)
     got = prsm_api.call("memory_get", {"key": key}).body
     assert (got["value"], got["tier"]) == ("v2", "l3"), "the durable tier lost an update"
 
@@ -102,7 +90,8 @@ def test_ttl_expires_the_value_in_every_tier(prsm_api):
     key = _key("ttl")
     prsm_api.call("memory_set", {"key": key, "value": "short-lived", "ttl": 1})
     assert prsm_api.call("memory_get", {"key": key}).status == 200
-    _eventually(lambda: prsm_api.call("memory_get", {"key": key}).status == 404, timeout_s=5)
+    eventually(lambda: prsm_api.call("memory_get", {"key": key}).status == 404, timeout_s=5,
+               what="expiry of a 1 s TTL")
 
 
 @pytest.mark.requires("restart")
