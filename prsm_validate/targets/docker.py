@@ -42,7 +42,7 @@ class DockerTarget:
     name: str = "docker"
     capabilities: frozenset[str] = frozenset(
         {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER, base.EDGE,
-         base.PIPELINE, base.TOKEN_SIGNING})
+         base.PIPELINE, base.TOKEN_SIGNING, base.LINK_FAULTS})
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     ready_s: float | None = None
     image: str | None = None
@@ -180,6 +180,17 @@ class DockerTarget:
             wrapped.unpause()
         wrapped.restart(timeout=5) if wrapped.status == "running" else wrapped.start()
         self._wait(component)
+
+    def cut_link(self, source: str, dest: str) -> None:
+        """Partition ``source`` from ``dest`` by disconnecting ``source`` from the run's network.
+
+        Coarser than a per-link proxy: ``source`` loses every peer, not only ``dest``.
+        """
+        self._network._unwrap_network.disconnect(self._wrapped(source), force=True)
+
+    def heal_link(self, source: str, dest: str) -> None:
+        """Reconnect ``source`` to the run's network under its own name."""
+        self._network._unwrap_network.connect(self._wrapped(source), aliases=[source])
 
     def stop(self) -> None:
         """Remove every container and the network (by label), release the reaper."""
