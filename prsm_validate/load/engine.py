@@ -129,7 +129,7 @@ def run_load(base_url: str, endpoints: list[Endpoint], *, users: int = 10,
                   "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5",
                   "--exit-code-on-error", "0"]
         procs = _start(common, workers, env, Path(tmp) / "locust.log")
-        _wait(procs, duration_s + GRACE_S, Path(tmp) / "locust.log")
+        _wait(procs, duration_s + GRACE_S, Path(tmp) / "locust.log", duration_s)
         if not output.exists():
             log = (Path(tmp) / "locust.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"load run wrote no results; Locust said:\n{log}")
@@ -149,9 +149,28 @@ def _start(common: list[str], workers: int, env: dict[str, str], log: Path
                        for _ in range(workers)]
 
 
-def _wait(procs: list[subprocess.Popen[bytes]], limit_s: float, log: Path) -> None:
-    deadline = time.monotonic() + limit_s
+def _interactive() -> bool:
+    """A progress line only for a person at a terminal; CI and pipes stay quiet."""
+    return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
+
+
+def _progress(started: float, planned_s: float) -> None:
+    done = min(planned_s, time.monotonic() - started)
+    bar = "#" * int(20 * done / max(planned_s, 1e-9))
+    sys.stderr.write(f"\rload [{bar:<20}] {done:4.0f}/{planned_s:.0f}s")
+    sys.stderr.flush()
+
+
+def _wait(procs: list[subprocess.Popen[bytes]], limit_s: float, log: Path,
+          planned_s: float = 0.0) -> None:
+    started = time.monotonic()
+    deadline = started + limit_s
     try:
+        while _interactive() and procs[0].poll() is None and time.monotonic() < deadline:
+            _progress(started, planned_s)
+            time.sleep(0.5)
+        if _interactive():
+            sys.stderr.write("\n")
         for proc in procs:
             proc.wait(max(0.1, deadline - time.monotonic()))
     except (subprocess.TimeoutExpired, KeyboardInterrupt):

@@ -74,3 +74,13 @@ def test_results_feed_sla_thresholds():
     ok, failed = evaluate([parse_line("http_req_failed{name:fast}: rate<0.01"),
                            parse_line("http_req_failed{name:missing}: rate<0.01")], store)
     assert ok.verdict == "pass" and failed.verdict == "fail"
+
+
+def test_progress_line_only_for_a_person_at_a_terminal(monkeypatch):
+    from prsm_validate.load import engine
+
+    monkeypatch.setattr(engine.sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert engine._interactive() is False
+    monkeypatch.delenv("CI")
+    assert engine._interactive() is True
