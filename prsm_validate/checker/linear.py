@@ -261,10 +261,12 @@ def _stuck(result: SearchResult) -> Op:
 def _reason(result: SearchResult, key: Hashable, model: str) -> str:
     op = _stuck(result)
     where = f" on key {key!r}" if model == "kv" else ""
+    called = f"{op.f} {op.value!r}" if op.value is not None else op.f
     seen = f" -> {op.output!r}" if op.outcome == "ok" else f" ({op.outcome})"
-    return (f"{op.f} {op.value!r}{seen} by process {op.process} (events {op.invoke_index}-"
-            f"{op.complete_index}){where} cannot be linearized; the value could only be one "
-            f"of {sorted(map(repr, result.stuck_states))}")
+    states = ", ".join(repr(s) for s in sorted(result.stuck_states, key=repr))
+    return (f"{called}{seen} by process {op.process} (events {op.invoke_index}-"
+            f"{op.complete_index}){where} cannot be linearized: the value could only be "
+            f"{states} then")
 
 
 def _witness(result: SearchResult, key: Hashable, model: str) -> dict[str, Any]:

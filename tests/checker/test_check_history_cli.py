@@ -1,0 +1,81 @@
+"""``prsm-validate check-history``: verdicts, witnesses and exit status on known-answer files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prsm_validate.cli import main
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "histories"
+KNOWN = [
+    ("etcd_000.log", "cas-register", 1),
+    ("etcd_002.log", "cas-register", 0),
+    ("register-stale-read.jsonl", "register", 1),
+    ("cas-succeeded-twice.jsonl", "cas-register", 1),
+    ("info-explains-read.jsonl", "register", 0),
+    ("kv-lost-update.jsonl", "kv", 1),
+    ("set-lost-and-unexpected.jsonl", "set", 1),
+]
+
+
+@pytest.mark.parametrize(("name", "model", "status"), KNOWN)
+def test_known_answers(name: str, model: str, status: int,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-history", str(FIXTURES / name), "--model", model]) == status
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.split(": ")[1].startswith("VALID" if status == 0 else "INVALID")
+
+
+def test_public_etcd_witness_is_the_stale_read(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["check-history", str(FIXTURES / "etcd_000.log"), "--model", "cas-register", "--json"])
+    verdict = json.loads(capsys.readouterr().out)
+    # Process 11 reads 2, but after the last write of 2 a write of 1 completed and a
+    # cas [2 2] failed, and no write of 2 was pending: the read is stale.
+    assert verdict["witness"]["op"] == {
+        "process": 11, "f": "read", "value": None, "outcome": "ok", "output": 2,
+        "invoke_index": 84, "complete_index": 85}
+    assert 2 not in verdict["witness"]["states"]
+
+
+def test_set_witness_lists_lost_and_unexpected(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["check-history", str(FIXTURES / "set-lost-and-unexpected.jsonl"), "--model", "set",
+          "--json"])
+    witness = json.loads(capsys.readouterr().out)["witness"]
+    assert witness == {"lost": [2], "unexpected": [9]}
+
+
+def test_small_budget_gives_unknown_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["check-history", str(FIXTURES / "etcd_002.log"), "--model", "cas-register",
+                   "--budget-seconds", "0.01"])
+    assert status == 2
+    assert "UNKNOWN" in capsys.readouterr().out
+
+
+def test_bad_file_is_one_line_naming_file_and_line(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"index": 0, "time": 0, "process": 1, "type": "invoke", "f": "read"}\n'
+                    '{"index": 1, "time": 1, "process": 2, "type": "ok", "f": "read"}\n')
+    assert main(["check-history", str(path), "--model", "register"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"{path}:2:" in err and "without an invocation" in err
+
+
+def test_missing_file_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-history", str(tmp_path / "nope.jsonl"), "--model", "set"]) == 3
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_console_script_exit_status() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "prsm_validate.cli", "check-history",
+         str(FIXTURES / "cas-succeeded-twice.jsonl"), "--model", "cas-register"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "witness:" in result.stdout
