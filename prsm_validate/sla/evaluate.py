@@ -1,22 +1,31 @@
-"""Evaluate thresholds against a metric store: pass, fail, or unknown (no data never passes)."""
+"""Evaluate thresholds against a metric store: pass, fail, or unknown (no data never passes).
+
+Trend aggregations come from HDR histograms (3 significant digits; ``p(N)`` and ``max`` are the
+highest value equivalent to the recorded one, so a measurement never looks better than it was).
+With a window (``over 60s``) every window of the test that holds samples must pass; the result
+names the first window that did not.
+"""
 
 from __future__ import annotations
 
-import math
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from prsm_validate.sla.store import MetricStore, Series
-from prsm_validate.sla.thresholds import Condition, Threshold
+from prsm_validate.sla.store import Counter, MetricStore, Rate, Series, Trend, new_histogram
+from prsm_validate.sla.thresholds import Condition, Threshold, parse_line
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
         "==": operator.eq}
+APPLIES = {"trend": {"avg", "min", "max", "med", "p", "count"}, "rate": {"rate", "count"},
+           "counter": {"count", "rate"}}
+EVERYTHING = 1 << 62  # an end second beyond any run
 
 
 @dataclass(frozen=True)
 class Result:
-    """The verdict of one condition."""
+    """The verdict of one condition: measured value, threshold and the window it covers."""
 
     metric: str
     condition: str
@@ -24,85 +33,135 @@ class Result:
     measured: float | None
     window: str
     abort: bool = False
+    reason: str = ""
 
     def message(self) -> str:
         """A breach as a person reads it: metric, measured value, threshold, window."""
-        measured = "no data" if self.measured is None else f"{self.measured:.6g}"
-        return (f"SLA {self.verdict.upper()}: {self.metric} {self.condition}"
+        measured = "no data" if self.measured is None else _figure(self.measured)
+        text = (f"SLA {self.verdict.upper()}: {self.metric} {self.condition}"
                 f" — measured {measured} over {self.window}")
+        return f"{text} ({self.reason})" if self.reason else text
 
     def to_json(self) -> dict[str, Any]:
-        """For the run summary's threshold table."""
-        return {"source": "sla", "name": self.metric, "threshold":
-                self.condition, "verdict": self.verdict,
+        """For the run summary's threshold table and gate evidence."""
+        return {"source": "sla", "name": self.metric, "threshold": self.condition,
+                "verdict": self.verdict,
                 "measured": None if self.measured is None else round(self.measured, 3),
-                "window": self.window}
+                "window": self.window, **({"reason": self.reason} if self.reason else {})}
 
 
-def aggregate(condition: Condition, values: list[float], kind: str = "trend") -> float | None:
-    """The condition's aggregation of ``values`` (None without data).
+def _figure(value: float) -> str:
+    """Three significant digits (the histograms' precision), without exponent notation."""
+    return f"{float(f'{value:.3g}'):g}" if abs(value) < 1e15 else f"{value:g}"
 
-    ``count`` is the number of samples of a trend or rate, and the sum of a counter.
+
+def aggregate(condition: Condition, series: list[Series], first: int = 0,
+              end: int = EVERYTHING, duration_s: float | None = None) -> float | None:
+    """The condition's aggregation over seconds ``first <= s < end`` (None without data).
+
+    ``duration_s`` is the time covered, for a counter's per-second ``rate``.
     """
-    if not values:
-        return None if condition.aggregation != "count" else 0.0
+    kind = series[0].kind
+    if kind == "trend":
+        return _trend(condition, [s for s in series if isinstance(s, Trend)], first, end)
+    if kind == "rate":
+        hits, trials = _sum_pairs(s.window(first, end) for s in series if isinstance(s, Rate))
+        if condition.aggregation == "count":
+            return float(trials) if trials else None
+        return hits / trials if trials else None
+    total = sum(s.window(first, end) for s in series if isinstance(s, Counter))
+    if condition.aggregation == "count":
+        return total
+    return total / duration_s if duration_s else None
+
+
+def _sum_pairs(pairs: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    hits = trials = 0
+    for h, t in pairs:
+        hits, trials = hits + h, trials + t
+    return hits, trials
+
+
+def _trend(condition: Condition, series: list[Trend], first: int, end: int) -> float | None:
+    merged = new_histogram()
+    for trend in series:
+        merged.add(trend.total if (first, end) == (0, EVERYTHING) else trend.window(first, end))
+    count = merged.get_total_count()
+    if not count:
+        return None
     agg = condition.aggregation
     if agg == "count":
-        return float(sum(values)) if kind == "counter" else float(len(values))
-    if agg in ("avg", "rate"):
-        return sum(values) / len(values)
+        return float(count)
+    if agg == "avg":
+        return merged.get_mean_value() / 1000
     if agg == "min":
-        return min(values)
+        return merged.get_min_value() / 1000
     if agg == "max":
-        return max(values)
-    ordered = sorted(values)
-    pct = 50.0 if agg == "med" else float(condition.percentile or 0)
-    rank = max(0, math.ceil(pct / 100 * len(ordered)) - 1)  # nearest-rank percentile
-    return ordered[rank]
-
-
-def _values(series: list[Series], lo: float = -math.inf, hi: float = math.inf) -> list[float]:
-    return [v for s in series for t, v in s.samples if lo <= t < hi]
+        return merged.get_max_value() / 1000
+    percentile = 50.0 if agg == "med" else float(condition.percentile or 0)
+    return merged.get_value_at_percentile(percentile) / 1000
 
 
 def check(threshold: Threshold, condition: Condition, store: MetricStore) -> Result:
     """Evaluate one condition over the whole run, or over every window."""
     series = store.matching(threshold.selector.name, threshold.selector.tags)
     name = str(threshold.selector)
-    kind = series[0].kind if series else "trend"
+    if not series:
+        return _result(name, condition, None, "the whole run", "no sample was recorded")
+    kinds = {s.kind for s in series}
+    if len(kinds) > 1 or condition.aggregation not in APPLIES[series[0].kind]:
+        return _result(name, condition, None, "the whole run",
+                       f"{condition.aggregation} does not apply to {'/'.join(sorted(kinds))} "
+                       f"metrics; use one of {sorted(APPLIES[series[0].kind])}")
     if condition.window_s is None:
-        measured = aggregate(condition, _values(series), kind)
+        measured = aggregate(condition, series, duration_s=store.duration_s())
         return _result(name, condition, measured, "the whole run")
-    return _windowed(name, condition, series)
+    return _windowed(name, condition, series, store)
 
 
-def _windowed(name: str, condition: Condition, series: list[Series]) -> Result:
-    width = float(condition.window_s or 1)
-    times = [t for s in series for t, _ in s.samples]
-    if not times:
-        return _result(name, condition, None, f"windows of {width:g}s")
+def _windowed(name: str, condition: Condition, series: list[Series],
+              store: MetricStore) -> Result:
+    width = int(condition.window_s or 1)
+    seconds = sorted({sec for s in series for sec in s.seconds()})
+    starts = sorted({sec // width * width for sec in seconds})
     worst: Result | None = None
-    start = 0.0
-    while start <= max(times):
-        values = _values(series, start, start + width)
-        if values:
-            result = _result(name, condition, aggregate(condition, values, series[0].kind),
-                             f"window {start:g}s-{start + width:g}s")
-            if result.verdict != "pass":
-                return result
-            worst = worst or result
-        start += width
-    return worst or _result(name, condition, None, f"windows of {width:g}s")
+    for start in starts:
+        covered = min(width, store.duration_s() - start) if store.stopped else width
+        measured = aggregate(condition, series, start, start + width, max(covered, 1e-9))
+        result = _result(name, condition, measured,
+                         f"window {start}s-{start + width}s of the test ({len(starts)} windows)")
+        if result.verdict != "pass":
+            return result
+        worst = _worse(condition, worst, result)
+    return worst or _result(name, condition, None, f"windows of {width}s", "no window had data")
 
 
-def _result(name: str, condition: Condition, measured: float | None, window: str) -> Result:
+def _worse(condition: Condition, kept: Result | None, new: Result) -> Result:
+    """Of two passing windows, the one closer to breaching (reported as the evidence)."""
+    if kept is None or kept.measured is None or new.measured is None:
+        return kept or new
+    upper = condition.op in ("<", "<=")
+    return new if (new.measured > kept.measured) == upper else kept
+
+
+def _result(name: str, condition: Condition, measured: float | None, window: str,
+            reason: str = "") -> Result:
     if measured is None:
         verdict = "unknown"
     else:
         verdict = "pass" if _OPS[condition.op](measured, condition.value) else "fail"
-    return Result(name, condition.text, verdict, measured, window, condition.abort_on_fail)
+    return Result(name, condition.text, verdict, measured, window, condition.abort_on_fail,
+                  reason)
 
 
 def evaluate(thresholds: list[Threshold], store: MetricStore) -> list[Result]:
-    """Every condition of every threshold; for gate files and the plugin."""
+    """Every condition of every threshold (the plugin's entry point)."""
     return [check(t, c, store) for t in thresholds for c in t.conditions]
+
+
+def evaluate_lines(lines: Iterable[str], store: MetricStore) -> list[Result]:
+    """Threshold lines ``metric{tag:value}: cond, cond`` against ``store`` (for gate files).
+
+    Raises :class:`~prsm_validate.sla.thresholds.ThresholdSyntaxError` on a malformed line.
+    """
+    return evaluate([parse_line(line) for line in lines], store)

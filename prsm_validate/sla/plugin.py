@@ -4,7 +4,11 @@
 ``@pytest.mark.sla("http_req_duration{name:health}", "p(99)<10ms")`` is evaluated against the
 test's metric store after the test body; a breach (or no data: unknown never passes) fails the
 test with the metric, the measured value, the threshold and the window. Ini thresholds apply to
-every test that recorded the metric.
+every test that recorded the metric. Syntax: :mod:`prsm_validate.sla.thresholds`.
+
+Exit status: when every failure of the session is an SLA breach (or an SLA without data), pytest
+exits with ``6`` (:data:`SLA_ONLY_EXIT`) instead of ``1``, so CI can tell "the system is too
+slow" from "the system is wrong". Any other failure or error keeps pytest's own status.
 """
 
 from __future__ import annotations
@@ -86,13 +90,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     report: pytest.TestReport = yield
     if call.when != "call":
         return report
-    results = _results(item)
     store = item.stash.get(STORE_KEY, None)
+    if store is not None:
+        store.stop()
+    results = _results(item)
     if store is not None and store.series:
-        report.user_properties.append(("metrics", store.summary()))
+        _record(item, report, "metrics", store.summary())
     if not results:
         return report
-    report.user_properties.append(("sla", [r.to_json() for r in results]))
+    _record(item, report, "sla", describe(results))
     breaches = [r for r in results if r.verdict != "pass"]
     if breaches and report.passed:
         report.outcome = "failed"
@@ -103,19 +109,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     return report
 
 
+def _record(item: pytest.Item, report: pytest.TestReport, name: str, value: object) -> None:
+    """A property on this report (run summary) and on the item (JUnit, later phases)."""
+    report.user_properties.append((name, value))
+    item.user_properties.append((name, value))
+
+
 class SlaOutcomes:
     """Tells, from the reports (also those of xdist workers), whether only SLAs failed."""
 
     def __init__(self) -> None:
-        self.failed: set[str] = set()
-        self.breached: set[str] = set()
+        self.failed: set[tuple[str, str]] = set()  # (nodeid, phase)
+        self.breached: set[tuple[str, str]] = set()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Remember failing tests, and which of them failed on an SLA breach."""
+        """Remember failing test phases, and which of them failed on an SLA breach."""
         if report.failed:
-            self.failed.add(report.nodeid)
-            if (BREACH, True) in report.user_properties:
-                self.breached.add(report.nodeid)
+            self.failed.add((report.nodeid, report.when))
+            if report.when == "call" and (BREACH, True) in report.user_properties:
+                self.breached.add((report.nodeid, report.when))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

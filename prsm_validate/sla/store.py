@@ -1,7 +1,10 @@
-"""Per-test metrics: trends (latencies, in HDR histograms), rates and counters, with tags.
+"""Per-test metrics: trends (HDR histograms), rates and counters, with tags, per second.
 
-Trend values are milliseconds; the HDR histogram keeps microsecond resolution for exact
-quantiles over the whole run, and timestamped samples allow per-window evaluation.
+Every series keeps one bucket per second of the test (aligned to the store's start), so a
+threshold can be evaluated over the whole run or over every window. Trend values are recorded
+in milliseconds and kept in HDR histograms with microsecond resolution and 3 significant
+digits: one live histogram for the whole run, and one per second, encoded (a few hundred bytes
+to a few KB) once its second has passed, so memory stays bounded over long runs.
 """
 
 from __future__ import annotations
@@ -9,60 +12,184 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 MAX_US = 3_600_000_000  # one hour
-MAX_SAMPLES = 1_000_000  # per series; beyond it only the histogram grows
+LIVE_SECONDS = 3  # per-second histograms kept decoded; older ones are encoded
+TagKey = tuple[tuple[str, str], ...]
 
 
-@dataclass
-class Series:
-    """One metric with one tag set."""
+def new_histogram() -> HdrHistogram:
+    """A latency histogram from 1 us to 1 h, 3 significant digits."""
+    return HdrHistogram(1, MAX_US, 3)
 
-    kind: str  # trend | rate | counter
-    tags: dict[str, str]
-    samples: list[tuple[float, float]] = field(default_factory=list)
-    histogram: HdrHistogram | None = None
 
-    def add(self, at: float, value: float) -> None:
-        """Record ``value`` observed at monotonic time ``at``."""
-        if len(self.samples) < MAX_SAMPLES:
-            self.samples.append((at, value))
-        if self.histogram is not None:
-            self.histogram.record_value(max(1, min(MAX_US, int(value * 1000))))
+def to_us(value_ms: float) -> int:
+    """A millisecond value as the histogram's integer microseconds (clamped to its range)."""
+    return max(1, min(MAX_US, round(value_ms * 1000)))
+
+
+class Trend:
+    """Durations (or any positive values) in ms: whole-run and per-second HDR histograms."""
+
+    kind = "trend"
+
+    def __init__(self) -> None:
+        self.total = new_histogram()
+        self._live: dict[int, HdrHistogram] = {}
+        self._packed: dict[int, bytes] = {}
+
+    def add(self, second: int, value_ms: float) -> None:
+        """Record one value observed in ``second`` of the test."""
+        value = to_us(value_ms)
+        self.total.record_value(value)
+        self._bucket(second).record_value(value)
+
+    def add_histogram(self, second: int, histogram: HdrHistogram) -> None:
+        """Merge a histogram (e.g. from a load run) observed in ``second``."""
+        self.total.add(histogram)
+        self._bucket(second).add(histogram)
+
+    def _bucket(self, second: int) -> HdrHistogram:
+        bucket = self._live.get(second)
+        if bucket is None:
+            bucket = self._live[second] = self._unpack(second)
+            for old in sorted(self._live)[:-LIVE_SECONDS]:
+                self._packed[old] = self._live.pop(old).encode()
+        return bucket
+
+    def _unpack(self, second: int) -> HdrHistogram:
+        packed = self._packed.pop(second, None)
+        return new_histogram() if packed is None else HdrHistogram.decode(packed)
+
+    def seconds(self) -> list[int]:
+        """The seconds holding samples."""
+        return sorted({*self._live, *self._packed})
+
+    def window(self, first: int, end: int) -> HdrHistogram:
+        """The merged histogram of seconds ``first <= s < end``."""
+        merged = new_histogram()
+        for second, hist in list(self._live.items()):
+            if first <= second < end:
+                merged.add(hist)
+        for second, packed in list(self._packed.items()):
+            if first <= second < end:
+                merged.add(HdrHistogram.decode(packed))
+        return merged
+
+
+class Rate:
+    """Trials and hits (e.g. failed requests) per second; the rate is hits / trials."""
+
+    kind = "rate"
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[int]] = {}  # second -> [hits, trials]
+
+    def add(self, second: int, hits: int, trials: int = 1) -> None:
+        """Record ``trials`` trials of which ``hits`` were hits."""
+        bucket = self.buckets.setdefault(second, [0, 0])
+        bucket[0] += hits
+        bucket[1] += trials
+
+    def seconds(self) -> list[int]:
+        """The seconds holding samples."""
+        return sorted(self.buckets)
+
+    def window(self, first: int, end: int) -> tuple[int, int]:
+        """``(hits, trials)`` over seconds ``first <= s < end``."""
+        inside = [b for s, b in list(self.buckets.items()) if first <= s < end]
+        return sum(b[0] for b in inside), sum(b[1] for b in inside)
+
+
+class Counter:
+    """A sum per second (requests sent, bytes received, ...)."""
+
+    kind = "counter"
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, float] = {}
+
+    def add(self, second: int, amount: float) -> None:
+        """Add ``amount`` in ``second``."""
+        self.buckets[second] = self.buckets.get(second, 0.0) + amount
+
+    def seconds(self) -> list[int]:
+        """The seconds holding samples."""
+        return sorted(self.buckets)
+
+    def window(self, first: int, end: int) -> float:
+        """The sum over seconds ``first <= s < end``."""
+        return sum(v for s, v in list(self.buckets.items()) if first <= s < end)
+
+
+Series = Trend | Rate | Counter
+KINDS: dict[str, type[Trend] | type[Rate] | type[Counter]] = {
+    "trend": Trend, "rate": Rate, "counter": Counter}
 
 
 class MetricStore:
-    """Thread-safe metrics of one test."""
+    """Thread-safe named, tagged metrics of one test; seconds count from the store's start."""
 
     def __init__(self) -> None:
-        self.series: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, Series]] = {}
         self.started = time.monotonic()
+        self.started_wall = time.time()  # aligns results measured in other processes
+        self.stopped: float | None = None
+        self.series: dict[tuple[str, TagKey], Series] = {}
         self._lock = threading.Lock()
 
-    def _series(self, name: str, kind: str, tags: dict[str, Any], /) -> Series:
+    def get(self, name: str, kind: str, tags: dict[str, Any]) -> Series:
+        """The series ``name`` with exactly ``tags``, created as ``kind`` if new."""
         key = (name, tuple(sorted((k, str(v)) for k, v in tags.items())))
         with self._lock:
-            if key not in self.series:
-                hist = HdrHistogram(1, MAX_US, 3) if kind == "trend" else None
-                self.series[key] = (name, Series(kind, dict(key[1]), histogram=hist))
-            return self.series[key][1]
+            series = self.series.get(key)
+            if series is None:
+                series = self.series[key] = KINDS[kind]()
+        if series.kind != kind:
+            raise TypeError(f"metric {name} is a {series.kind}, not a {kind}")
+        return series
+
+    def second(self) -> int:
+        """The current second of the test."""
+        return int(time.monotonic() - self.started)
+
+    def second_of(self, wall_time: float) -> int:
+        """The second of the test at wall-clock ``wall_time`` (from another process)."""
+        return max(0, int(wall_time - self.started_wall))
 
     def trend(self, name: str, value_ms: float, /, **tags: Any) -> None:
         """Record a duration (or any trend value) in milliseconds."""
-        self._series(name, "trend", tags).add(time.monotonic() - self.started, value_ms)
+        trend = self.get(name, "trend", tags)
+        with self._lock:
+            trend.add(self.second(), value_ms)
 
     def rate(self, name: str, hit: bool, /, **tags: Any) -> None:
-        """Record one trial of a rate (e.g. a failed request)."""
-        self._series(name, "rate", tags).add(time.monotonic() - self.started, 1.0 if hit else 0.0)
+        """Record one trial of a rate (e.g. whether a request failed)."""
+        rate = self.get(name, "rate", tags)
+        with self._lock:
+            rate.add(self.second(), int(hit))
 
     def count(self, name: str, n: float = 1, /, **tags: Any) -> None:
         """Add ``n`` to a counter."""
-        self._series(name, "counter", tags).add(time.monotonic() - self.started, float(n))
+        counter = self.get(name, "counter", tags)
+        with self._lock:
+            counter.add(self.second(), float(n))
+
+    def add_histogram(self, name: str, second: int, histogram: HdrHistogram, /,
+                      **tags: Any) -> None:
+        """Merge a trend histogram in microseconds measured elsewhere (a load run)."""
+        trend = self.get(name, "trend", tags)
+        with self._lock:
+            trend.add_histogram(second, histogram)
+
+    def add_rate(self, name: str, second: int, hits: int, trials: int, /, **tags: Any) -> None:
+        """Add ``trials`` trials with ``hits`` hits measured elsewhere."""
+        rate = self.get(name, "rate", tags)
+        with self._lock:
+            rate.add(second, hits, trials)
 
     @contextlib.contextmanager
     def timer(self, name: str, /, **tags: Any) -> Iterator[None]:
@@ -73,30 +200,43 @@ class MetricStore:
         finally:
             self.trend(name, (time.perf_counter() - started) * 1000, **tags)
 
-    def matching(self, name: str, tags: tuple[tuple[str, str], ...]) -> list[Series]:
-        """Every series of ``name`` carrying ``tags``."""
+    def stop(self) -> None:
+        """Freeze the store's duration (the test body has ended)."""
+        self.stopped = self.stopped or time.monotonic()
+
+    def duration_s(self) -> float:
+        """Seconds from the store's start to its stop (or now)."""
+        return (self.stopped or time.monotonic()) - self.started
+
+    def matching(self, name: str, tags: Iterable[tuple[str, str]]) -> list[Series]:
+        """Every series of ``name`` carrying ``tags`` (and possibly more)."""
+        wanted = tuple(tags)
         with self._lock:
-            return [s for n, s in self.series.values()
-                    if n == name and all(s.tags.get(k) == v for k, v in tags)]
+            return [s for (n, key), s in self.series.items()
+                    if n == name and all(pair in key for pair in wanted)]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-safe figures per series (count and quantiles for trends)."""
-        out: dict[str, Any] = {}
-        for name, series in list(self.series.values()):
-            label = name + ("{" + ",".join(f"{k}:{v}" for k, v in series.tags.items()) + "}"
-                            if series.tags else "")
-            out[label] = _describe(series)
-        return out
+        """JSON-safe figures per series: count and quantiles for trends, rates, sums."""
+        with self._lock:
+            items = list(self.series.items())
+        return {_label(name, key): _describe(series) for (name, key), series in items}
+
+
+def _label(name: str, key: TagKey) -> str:
+    return name + ("{" + ",".join(f"{k}:{v}" for k, v in key) + "}" if key else "")
 
 
 def _describe(series: Series) -> dict[str, Any]:
-    values = [v for _, v in series.samples]
-    if series.kind == "trend" and series.histogram is not None and values:
-        h = series.histogram
-        return {"count": h.get_total_count(), "avg_ms": round(sum(values) / len(values), 3),
-                **{f"p{p}_ms": round(h.get_value_at_percentile(p) / 1000, 3)
-                   for p in (50, 95, 99)}, "max_ms": round(max(values), 3)}
-    if series.kind == "rate":
-        return {"rate": round(sum(values) / len(values), 6) if values else None,
-                "trials": len(values)}
-    return {"count": sum(values)}
+    if isinstance(series, Trend):
+        h = series.total
+        if not h.get_total_count():
+            return {"count": 0}
+        return {"count": h.get_total_count(), "avg_ms": round(h.get_mean_value() / 1000, 3),
+                "min_ms": h.get_min_value() / 1000,
+                **{f"p{p}_ms": h.get_value_at_percentile(p) / 1000 for p in (50, 95, 99)},
+                "max_ms": h.get_max_value() / 1000, "seconds": len(series.seconds())}
+    if isinstance(series, Rate):
+        hits, trials = series.window(0, 1 << 62)
+        return {"rate": round(hits / trials, 6) if trials else None, "hits": hits,
+                "trials": trials}
+    return {"count": series.window(0, 1 << 62)}

@@ -7,9 +7,16 @@ Grammar of a condition::
     op          := < | <= | > | >= | ==
     unit        := us | ms | s | m   (durations; a bare number is milliseconds, as in k6)
 
-``over 60s`` means every 60-second window must hold, not only the whole run. ``abortOnFail``
-stops the session at the first breach. A parse error raises :class:`ThresholdSyntaxError`
-with a caret under the offending position; the plugin turns it into ``pytest.UsageError``.
+``over 60s`` means every 60-second window of the test (aligned to its start) must hold, not
+only the whole run; a window is a whole number of seconds (metrics are kept per second).
+``abortOnFail`` (k6's ``abortOnFail: true``, written as a trailing keyword) stops the session
+after the test whose threshold it breached, like ``-x`` for SLAs. A parse error raises
+:class:`ThresholdSyntaxError` with a caret under the offending position; the plugin turns it into
+``pytest.UsageError``.
+
+Which aggregations apply follows k6's metric types: trends take ``avg min max med p(N)`` (and
+``count``, the number of samples); rates take ``rate`` (hits / trials) and ``count`` (trials);
+counters take ``count`` (the sum) and ``rate`` (the sum per second).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ class ThresholdSyntaxError(ValueError):
 
     def __init__(self, text: str, position: int, problem: str) -> None:
         super().__init__(f"invalid threshold {problem}:\n    {text}\n    {' ' * position}^")
-        self.text, self.position = text, position
+        self.text, self.position, self.problem = text, position, problem
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class Condition:
     percentile: float | None
     op: str
     value: float  # milliseconds for durations
-    window_s: float | None = None
+    window_s: int | None = None
     abort_on_fail: bool = False
 
 
@@ -104,9 +111,7 @@ def parse_condition(text: str) -> Condition:
         raise ThresholdSyntaxError(text, match.start("unit"), f"unit: {agg} takes no unit")
     value = float(match.group("num")) * UNITS_MS.get(unit or "ms", 1.0) if agg not in (
         "rate", "count") else float(match.group("num"))
-    window = None
-    if match.group("win"):
-        window = float(match.group("win")) * UNITS_MS[match.group("wunit")] / 1000
+    window = _window_s(text, match)
     return Condition(text.strip(), agg, pct, match.group("op"), value, window,
                      bool(match.group("abort")))
 
@@ -119,12 +124,37 @@ def parse_threshold(selector: str, conditions: list[str]) -> Threshold:
 
 
 def parse_line(line: str) -> Threshold:
-    """Parse an ini line ``metric{tags}: cond, cond``."""
+    """Parse a line ``metric{tags}: cond, cond`` (ini key, gate files); carets point into it."""
     head, sep, rest = line.rpartition("}:") if "}" in line else line.partition(":")
     if not sep:
         raise ThresholdSyntaxError(line, len(line), "line: expected 'metric{tags}: condition'")
     selector = head + ("}" if sep == "}:" else "")
-    return parse_threshold(selector, [c for c in rest.split(",") if c.strip()])
+    offset = len(head) + len(sep)
+    conditions = []
+    for part in rest.split(","):
+        try:
+            if part.strip():
+                conditions.append(parse_condition(part))
+        except ThresholdSyntaxError as exc:
+            raise ThresholdSyntaxError(line, offset + exc.position, exc.problem) from None
+        offset += len(part) + 1
+    if not conditions:
+        raise ThresholdSyntaxError(line, len(line), "threshold: no condition given")
+    try:
+        return Threshold(parse_selector(selector), tuple(conditions))
+    except ThresholdSyntaxError as exc:
+        raise ThresholdSyntaxError(line, exc.position, exc.problem) from None
+
+
+def _window_s(text: str, match: re.Match[str]) -> int | None:
+    """The window in whole seconds (metrics are bucketed per second)."""
+    if not match.group("win"):
+        return None
+    seconds = float(match.group("win")) * UNITS_MS[match.group("wunit")] / 1000
+    if seconds < 1 or seconds != int(seconds):
+        raise ThresholdSyntaxError(text, match.start("win"),
+                                   "window: must be a whole number of seconds, at least 1s")
+    return int(seconds)
 
 
 def _first_bad(text: str, pattern: str) -> int:
@@ -132,14 +162,28 @@ def _first_bad(text: str, pattern: str) -> int:
     return match.end() if match else len(text) - len(text.lstrip())
 
 
+_TOKENS = (  # the parts of a condition in order, and whether each is required
+    (re.compile(r"(avg|min|max|med|p\(\d+(\.\d+)?\)|rate|count)"), True),
+    (re.compile(r"(<=|>=|==|<|>)"), True),
+    (re.compile(r"-?\d+(\.\d+)?"), True),
+    (re.compile(r"(us|ms|s|m)(?![A-Za-z])"), False),
+    (re.compile(r"over\s+\d+(\.\d+)?\s*(ms|s|m)(?![A-Za-z])"), False),
+    (re.compile(r"abortOnFail"), False),
+)
+
+
 def _condition_error_at(text: str) -> int:
     """The position where the longest valid prefix of a condition stops."""
-    stripped = len(text) - len(text.lstrip())
-    agg = re.match(r"\s*(avg|min|max|med|p\(\d+(\.\d+)?\)|rate|count)", text)
-    if not agg:
-        return stripped
-    op = re.match(r"\s*(<=|>=|==|<|>)", text[agg.end():])
-    if not op:
-        return agg.end()
-    num = re.match(r"\s*-?\d+(\.\d+)?", text[agg.end() + op.end():])
-    return agg.end() + op.end() + (num.end() if num else 0)
+    position = 0
+    for pattern, required in _TOKENS:
+        position = _skip_spaces(text, position)
+        match = pattern.match(text, position)
+        if match:
+            position = match.end()
+        elif required:
+            return position
+    return _skip_spaces(text, position)
+
+
+def _skip_spaces(text: str, position: int) -> int:
+    return position + len(text[position:]) - len(text[position:].lstrip())

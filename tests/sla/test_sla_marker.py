@@ -28,6 +28,77 @@ def test_breach_fails_naming_metric_value_threshold_window(pytester):
     assert result.ret == 6, "only SLA breaches: the distinct exit status"
 
 
+def test_passing_thresholds_exit_0_and_report_their_figures(pytester):
+    pytester.makepyfile(TESTS.split("@pytest.mark.sla", 2)[0] + "@pytest.mark.sla" +
+                        TESTS.split("@pytest.mark.sla", 2)[1])
+    result = pytester.runpytest("-p", "no:cacheprovider", "--junitxml=out.xml")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0
+    junit = (pytester.path / "out.xml").read_text()
+    assert "p(99)&lt;10ms" in junit and "latency{name:op}" in junit
+
+
+def test_windowed_breach_names_the_window(pytester):
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.sla("errors", "rate<0.05 over 10s")
+        def test_x(prsm_metrics):
+            prsm_metrics.add_rate("errors", 3, 0, 100)
+            prsm_metrics.add_rate("errors", 12, 9, 100)
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SLA FAIL: errors rate<0.05 over 10s — measured 0.09 over "
+                                 "window 10s-20s of the test (2 windows)*"])
+    assert result.ret == 6
+
+
+def test_a_test_failing_on_its_own_keeps_exit_status_1(pytester):
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.sla("latency", "max<1")
+        def test_x(prsm_metrics):
+            prsm_metrics.trend("latency", 5.0)
+            assert False, "wrong answer"
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    assert result.ret == 1
+
+
+def test_a_breach_with_a_teardown_error_keeps_exit_status_1(pytester):
+    pytester.makepyfile("""
+        import pytest
+        @pytest.fixture
+        def broken_teardown():
+            yield
+            raise RuntimeError("cleanup failed")
+        @pytest.mark.sla("latency", "max<1")
+        def test_x(prsm_metrics, broken_teardown):
+            prsm_metrics.trend("latency", 5.0)
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, errors=1)
+    assert result.ret == 1
+
+
+def test_the_plugin_works_on_its_own(pytester):
+    pytester.makepyfile(TESTS)
+    result = pytester.runpytest("-p", "no:prsm", "-p", "prsm_validate.sla.plugin",
+                                "-p", "no:cacheprovider",
+                                "-W", "ignore::pytest.PytestUnknownMarkWarning")
+    result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == 6
+
+
+@pytest.mark.slow
+def test_exit_status_6_through_xdist_workers(pytester):
+    pytester.makepyfile(TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == 6
+
+
 def test_a_regular_failure_keeps_exit_status_1(pytester):
     pytester.makepyfile(TESTS + "\ndef test_broken():\n    assert False\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
@@ -76,7 +147,8 @@ def test_bad_ini_threshold_is_a_usage_error(pytester):
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*prsm_thresholds*invalid threshold*"])
+    result.stderr.fnmatch_lines(["*prsm_thresholds*invalid threshold condition*",
+                                 "*    latency: p(99)<<1", "*                 ^"])
 
 
 def test_abort_on_fail_stops_the_session(pytester):
