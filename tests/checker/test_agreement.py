@@ -1,0 +1,60 @@
+"""Consensus agreement across honest nodes, from their /log payloads."""
+
+from __future__ import annotations
+
+from prsm_validate.checker import NodeLog, check_agreement
+
+
+def node(name: str, entries: list[tuple[int, int, str, list[str]]],
+         checkpoints: dict[str, str] | None = None) -> NodeLog:
+    return NodeLog.from_json(name, {
+        "entries": [{"seq": s, "view": v, "digest": d, "request_ids": r}
+                    for s, v, d, r in entries],
+        "checkpoints": checkpoints or {}})
+
+
+GOOD = [(1, 0, "d1", ["r1"]), (2, 0, "d2", ["r2", "r3"]), (3, 1, "d3", [])]
+
+
+def test_agreeing_nodes_with_a_lagging_one_are_valid() -> None:
+    logs = [node("n0", GOOD, {"2": "s2"}), node("n1", GOOD, {"2": "s2"}), node("n2", GOOD[:2])]
+    verdict = check_agreement(logs)
+    assert verdict.valid is True
+    assert verdict.figures["common_prefix"] == 2
+
+
+def test_different_digest_at_a_sequence_number_across_views() -> None:
+    forked = [*GOOD[:2], (3, 2, "evil", ["r9"])]
+    verdict = check_agreement([node("n0", GOOD), node("n1", forked)])
+    assert verdict.valid is False
+    conflict = verdict.witness["conflicting digests"][0]
+    assert conflict["seq"] == 3
+    assert {(e["node"], e["view"], e["digest"]) for e in conflict["entries"]} == {
+        ("n0", 1, "d3"), ("n1", 2, "evil")}
+
+
+def test_checkpoint_state_digests_must_match() -> None:
+    verdict = check_agreement([node("n0", GOOD, {"2": "s2"}), node("n1", GOOD, {"2": "bad"})])
+    assert verdict.valid is False
+    assert verdict.witness["conflicting checkpoints"] == [
+        {"seq": 2, "state_digests": {"n0": "s2", "n1": "bad"}}]
+
+
+def test_request_executed_twice() -> None:
+    twice = [*GOOD, (4, 1, "d4", ["r1"])]
+    verdict = check_agreement([node("n0", twice), node("n1", twice)])
+    assert verdict.valid is False
+    assert verdict.witness["request executed at two sequence numbers"] == [
+        {"request_id": "r1", "executed_at": {1: ["n0", "n1"], 4: ["n0", "n1"]}}]
+
+
+def test_byzantine_nodes_are_left_out() -> None:
+    liar = node("n3", [(1, 0, "forged", ["r1"])])
+    logs = [node("n0", GOOD), node("n1", GOOD), liar]
+    assert check_agreement(logs).valid is False
+    assert check_agreement(logs, honest={"n0", "n1"}).valid is True
+
+
+def test_nothing_committed_is_unknown() -> None:
+    verdict = check_agreement([node("n0", []), node("n1", [])])
+    assert verdict.valid == "unknown"
