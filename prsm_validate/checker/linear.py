@@ -4,7 +4,10 @@ The history becomes a time-ordered list of call and return entries. The search w
 tentatively linearizing any call that is pending before the first unmatched return (lifting
 the call and its return out of the list, dancing-links style) and backtracks when it meets a
 return whose operation it could not linearize. A configuration (set of linearized operations,
-model state) that was explored once is never explored again (Lowe's memoisation). Operations
+model state) that was explored once is never explored again (Lowe's memoisation; the set is
+kept as a 128-bit Zobrist hash, updated in O(1) per step, so memory stays linear in the number
+of configurations; a collision, which could only prune a branch, has probability about
+configurations^2 / 2^129). Operations
 whose outcome is unknown (``info``) return "at infinity": they may take effect at any time after
 their invocation, or never. Key-value histories are checked per key (P-compositionality:
 a history is linearizable iff each key's sub-history is).
@@ -14,6 +17,7 @@ A search that runs past its time or step budget answers "unknown", never a pass.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +40,7 @@ CHECK_EVERY = 1024  # search steps between budget checks; keeps the clock off th
 WITNESS_STATES = 5
 WITNESS_NEIGHBOURS = 10
 WITNESS_PATH = 8
+ZOBRIST_SEED = 0x5EED  # fixed so that searches, and their step counts, are reproducible
 
 
 class OutOfBudget(Exception):
@@ -122,6 +127,8 @@ def search(ops: Sequence[Op], transitions: Sequence[Transition], initial: Hashab
     nxt, is_call, op_of = entries.next, entries.is_call, entries.op_of
     head = entries.head
     result = SearchResult(True, list(ops))
+    zobrist = random.Random(ZOBRIST_SEED)
+    bit = [zobrist.getrandbits(128) for _ in ops]
     seen: set[tuple[int, Hashable]] = set()
     stack: list[tuple[int, Hashable, int]] = []
     state, linearized, entry, steps = initial, 0, nxt[head], 0
@@ -133,7 +140,7 @@ def search(ops: Sequence[Op], transitions: Sequence[Transition], initial: Hashab
         if is_call[entry]:
             after = transitions[op_of[entry]](state)
             if after is not INVALID:
-                key = (linearized | (1 << op_of[entry]), after)
+                key = (linearized ^ bit[op_of[entry]], after)
                 if key not in seen:
                     seen.add(key)
                     stack.append((entry, state, linearized))
