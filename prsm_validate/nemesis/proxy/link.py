@@ -92,6 +92,17 @@ class Link:
         self.timer: asyncio.TimerHandle | None = None
         self.pauses: set[str] = set()
         self.eof_seen = False
+        self.early: list[bytes | None] = []  # data (None: EOF) read before dest was connected
+
+    def connected(self) -> None:
+        """The destination socket is up: pass on what was read before."""
+        early, self.early = self.early, []
+        for data in early:
+            if data is None:
+                self.receive_eof()
+            else:
+                self.receive(data)
+        self.set_paused("connecting", False)
 
     # --- LinkActions, for toxics ---
     def call_later(self, delay_s: float, action: Callable[[], None]) -> asyncio.TimerHandle:
@@ -148,6 +159,10 @@ class Link:
     # --- data path ---
     def receive(self, data: bytes) -> None:
         """Bytes read from the source socket."""
+        if self.dest.transport is None:  # read before the upstream is connected: hold them
+            self.early.append(data)
+            self.set_paused("connecting", True)
+            return
         if not self.active and not self.queue:
             self._write(data)  # the pass-through fast path
             return
@@ -155,7 +170,9 @@ class Link:
 
     def receive_eof(self) -> None:
         """The source will send no more."""
-        if not self.eof_seen:
+        if self.dest.transport is None:
+            self.early.append(None)
+        elif not self.eof_seen:
             self.eof_seen = True
             self._push(Chunk(b"", self.connection.loop.time(), EOF))
 
@@ -241,16 +258,16 @@ class Connection:
         return self.upstream if stream == "upstream" else self.downstream
 
     def side_made(self, side: Side) -> None:
-        """The client socket waits (unread) until the upstream socket is connected."""
+        """Accepted: connect to the upstream (what the client sends meanwhile is held).
+        Connected: start the toxics, pass on what was held."""
         if side is self.client:
-            self.client.transport.pause_reading()  # type: ignore[union-attr]
             self.proxy.track(self)
             self.loop.create_task(self._connect_upstream())
         else:
             for link in self.links():
                 for spec in self.proxy.toxics_of(link.direction):
                     link.add_toxic(spec, self.proxy.rng)
-            self.client.transport.resume_reading()  # type: ignore[union-attr]
+            self.upstream.connected()
 
     async def _connect_upstream(self) -> None:
         host, port = self.proxy.upstream_address()

@@ -36,7 +36,7 @@ class ProxyService:
         self.collection = ProxyCollection(seed=seed, loopback_only=loopback_only)
         self.api = ToxiproxyApi(self.collection)
         self.server: asyncio.base_events.Server | None = None
-        self.clients: set[asyncio.Task[None]] = set()
+        self.clients: set[asyncio.StreamWriter] = set()
 
     async def open(self, host: str, port: int) -> tuple[str, int]:
         """Listen for API requests; returns the bound address."""
@@ -47,20 +47,18 @@ class ProxyService:
         return bound[0], bound[1]
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.clients.add(task)
+        self.clients.add(writer)
         try:
             await serve_http(self.api, reader, writer)
         finally:
-            self.clients.discard(task)
+            self.clients.discard(writer)
 
     async def close(self) -> None:
         """Stop the API and every proxy; drop every connection."""
         if self.server is not None:
             self.server.close()
-        for task in list(self.clients):
-            task.cancel()
+        for writer in list(self.clients):
+            writer.close()  # its reader sees EOF and the handler returns
         await self.collection.close()
 
 
