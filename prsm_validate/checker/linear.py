@@ -223,12 +223,12 @@ def check_linearizable(history: Iterable[Event] | Iterable[Op], model: str = "ca
         figures["keys"] += 1
         kept, transitions = _compile(part, register)
         figures["checked_ops"] += len(kept)
+        if undecided:  # the shared budget is spent: later keys stay undecided too
+            undecided.append(key)
+            continue
         try:
-            result = search(kept, transitions, register.initial, budget) if not undecided \
-                else None
+            result = search(kept, transitions, register.initial, budget)
         except OutOfBudget:
-            result = None
-        if result is None:
             undecided.append(key)
             continue
         figures["configurations"] += result.configurations
@@ -278,17 +278,27 @@ def _reason(result: SearchResult, key: Hashable, model: str) -> str:
 
 def _witness(result: SearchResult, key: Hashable, model: str) -> dict[str, Any]:
     op = _stuck(result)
-    end = op.complete_index if op.complete_index is not None else float("inf")
-    concurrent = [other for other in result.ops if other is not op
-                  and other.invoke_index < end
-                  and (other.complete_index is None or other.complete_index > op.invoke_index)]
+    concurrent = _concurrent(result.ops, op)
     witness = {
         "op": op.to_json(),
         "states": result.stuck_states,
         "concurrent": [o.to_json() for o in concurrent[:WITNESS_NEIGHBOURS]],
+        "concurrent_total": len(concurrent),
         "linearized_before": [result.ops[i].to_json() for i in result.stuck_path],
-        "prefix_ops": sum(1 for other in result.ops if other.invoke_index < end),
+        "prefix_ops": sum(1 for other in result.ops if other.invoke_index < _end(op)),
     }
     if model == "kv":
         witness["key"] = key
     return witness
+
+
+def _end(op: Op) -> float:
+    # An operation with unknown outcome may take effect at any time after its invocation.
+    return float("inf") if op.outcome == "info" else float(op.complete_index or 0)
+
+
+def _concurrent(ops: Sequence[Op], op: Op) -> list[Op]:
+    """Operations that could have taken effect while ``op`` was in flight, nearest first."""
+    overlapping = [other for other in ops if other is not op
+                   and other.invoke_index < _end(op) and _end(other) > op.invoke_index]
+    return sorted(overlapping, key=lambda other: abs(other.invoke_index - op.invoke_index))

@@ -72,6 +72,13 @@ def faults_from_history(events: Iterable[Event]) -> list[FaultWindow]:
     return windows
 
 
+def fault_windows(records: Iterable[Any]) -> list[FaultWindow]:
+    """Fault windows from nemesis fault records (``kind``, ``target``, ``started``, ``ended``
+    in monotonic seconds); a fault never healed gets an infinite end, so it stays unknown."""
+    return [FaultWindow(f"{r.kind} {r.target}", r.started,
+                        r.ended if r.ended is not None else float("inf")) for r in records]
+
+
 def check_recovery(progress: Sequence[Sample], faults: Sequence[FaultWindow], bound: float,
                    observed_until: float | None = None) -> Verdict:
     """Each fault: progress within ``bound`` seconds after its heal; recovery times reported."""

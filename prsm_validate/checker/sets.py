@@ -18,7 +18,7 @@ from typing import Any
 
 from prsm_validate.checker.linear import operations
 from prsm_validate.checker.models import freeze
-from prsm_validate.checker.ops import Op
+from prsm_validate.checker.ops import HistoryError, Op
 from prsm_validate.checker.verdict import UNKNOWN, Verdict
 from prsm_validate.history import Event
 
@@ -79,7 +79,11 @@ def check_set(history: Iterable[Event] | Iterable[Op], *, read_f: str = "read",
     if not reads:
         return Verdict("set", UNKNOWN, f"no successful final {read_f!r}: nothing to compare",
                        figures=tally.figures())
-    tally.observed.update(element(item) for item in reads[-1].output or [])
+    final = reads[-1]
+    if not isinstance(final.output, list | tuple | None):
+        raise HistoryError(f"event {final.complete_index}: a set {read_f!r} must return a list, "
+                           f"got {final.output!r}", final.complete_index)
+    tally.observed.update(element(item) for item in final.output or [])
     return _verdict("set", tally)
 
 

@@ -66,3 +66,15 @@ def test_progress_and_faults_from_a_history() -> None:
     verdict = check_recovery(progress, faults, bound=60.0)
     assert verdict.valid is True
     assert 0 <= verdict.figures["max_recovery_seconds"] < 60
+
+
+def test_fault_windows_from_nemesis_records() -> None:
+    from prsm_validate.checker import fault_windows
+    from prsm_validate.nemesis.core import FaultRecord
+
+    windows = fault_windows([FaultRecord("kill", "node-1", 10.0, 12.0),
+                             FaultRecord("pause", "node-0", 20.0)])
+    assert windows == [FaultWindow("kill node-1", 10.0, 12.0),
+                       FaultWindow("pause node-0", 20.0, float("inf"))]
+    verdict = check_recovery([(11.0, 1.0), (12.5, 2.0), (30.0, 3.0)], windows, bound=1.0)
+    assert [r["valid"] for r in verdict.figures["recoveries"]] == [True, "unknown"]

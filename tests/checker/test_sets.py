@@ -61,3 +61,12 @@ def test_structured_elements_use_an_element_key() -> None:
                         op(1, "read", None, [{"task": "t1", "status": "done"}]))
     verdict = check_set(events, element=lambda v: v["task"])
     assert verdict.valid is True
+
+
+def test_a_read_that_is_not_a_collection_is_a_history_error() -> None:
+    import pytest
+
+    from prsm_validate.checker import HistoryError
+
+    with pytest.raises(HistoryError, match="must return a list"):
+        check_set(sequential(op(0, "add", 1, 1), op(1, "read", None, 1)))

@@ -33,3 +33,15 @@ def test_composed_witness_names_the_failing_checkers_and_serialises() -> None:
     assert data["witness"] == {"b": {"op": [1, 2]}, "c": None}
     assert [c["checker"] for c in data["figures"]["checks"]] == ["a", "b", "c"]
     assert "b: INVALID - broken" in composed.reason
+
+
+def test_compose_checker_runs_each_checker_on_the_same_history() -> None:
+    from prsm_validate.checker import Compose, Linearizable, SetFull
+    from tests.checker.build import op, sequential
+
+    events = sequential(op(0, "write", 1, 1), op(1, "read", None, 1))
+    scenario = Compose((Linearizable("register"), SetFull("members")), "scenario")
+    verdict = scenario.check(iter(events))
+    # The register is fine, but there is no set read: unknown, never a pass.
+    assert verdict.valid == "unknown"
+    assert [c["valid"] for c in verdict.figures["checks"]] == [True, "unknown"]
