@@ -1,0 +1,147 @@
+"""View change (PBFT section 4.4), mixed into :class:`~.replica.Replica`.
+
+A backup whose view-change timer expires while requests wait votes VIEW-CHANGE for v+1,
+carrying its stable checkpoint with its 2f+1 proof and a prepared certificate for every
+sequence above it; it then waits for NEW-VIEW with a timeout that doubles per attempt. A
+replica that sees f+1 VIEW-CHANGEs for higher views joins the smallest of them (so a view
+change cannot be started by f faulty replicas and cannot be missed by a slow honest one).
+The new primary, holding 2f+1, sends NEW-VIEW re-proposing every prepared request and
+filling gaps with null requests; backups recompute that set and reject anything else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from reference_system.consensus.certs import (
+    new_view_ok,
+    new_view_plan,
+    primary_of,
+    stable_digest,
+    view_change_ok,
+)
+from reference_system.consensus.events import (
+    Broadcast,
+    CancelTimer,
+    SetTimer,
+    ViewChangeStarted,
+    ViewInstalled,
+)
+from reference_system.consensus.messages import NULL_DIGEST, NewView, PrePrepare, ViewChange
+
+if TYPE_CHECKING:
+    from reference_system.consensus.replica import Replica
+
+    _Base = Replica
+else:
+    _Base = object
+
+MAX_BACKOFF_DOUBLINGS = 5
+
+
+class ViewChangeMixin(_Base):
+    """VIEW-CHANGE / NEW-VIEW handling."""
+
+    def _on_view_change_timer(self) -> None:
+        self.vc_timer_armed = False
+        if self.view_active and not self._pending_work():
+            return
+        self._start_view_change(self.view + 1)
+
+    def _start_view_change(self, view: int) -> None:
+        """Vote to move to ``view``: stop normal-case processing and send VIEW-CHANGE."""
+        self.view, self.view_active = view, False
+        self.vc_attempts += 1
+        self.slots = {k: s for k, s in self.slots.items() if k[0] >= view}
+        self._requeue_in_progress()
+        prepared = tuple(self.prepared_certs[s] for s in sorted(self.prepared_certs))
+        vc = self._sign(ViewChange(view, self.stable_seq, self.stable_proof, prepared, self.id))
+        self.view_changes.setdefault(view, {})[self.id] = vc
+        self._emit(Broadcast(vc))
+        self._emit(ViewChangeStarted(view))
+        timeout = self.params.view_change_timeout * 2 ** min(self.vc_attempts,
+                                                            MAX_BACKOFF_DOUBLINGS)
+        self.vc_timer_armed = True
+        self._emit(SetTimer("view_change", timeout))
+        self._try_new_view(view)
+
+    def _requeue_in_progress(self) -> None:
+        # Requests of abandoned pre-prepares stay pending: the next primary may order them.
+        for key, request in self.in_progress.items():
+            self.queue.setdefault(key, request)
+        self.in_progress.clear()
+
+    def _on_view_change(self, vc: ViewChange) -> None:
+        if vc.view < self.view or (vc.view == self.view and self.view_active):
+            return
+        if vc.replica in self.view_changes.get(vc.view, {}):
+            return
+        if not view_change_ok(vc, self.keyring, self.n, self.f, self.params.window):
+            return
+        self.view_changes.setdefault(vc.view, {})[vc.replica] = vc
+        self._join_view_change()
+        self._try_new_view(vc.view)
+
+    def _join_view_change(self) -> None:
+        """f+1 replicas want a higher view: at least one is honest, so join the smallest."""
+        voters: dict[int, int] = {}
+        for view, votes in self.view_changes.items():
+            if view > self.view:
+                for replica in votes:
+                    voters[replica] = min(view, voters.get(replica, view))
+        if len(voters) >= self.f + 1:
+            self._start_view_change(min(voters.values()))
+
+    def _try_new_view(self, view: int) -> None:
+        if primary_of(view, self.n) != self.id or self.view != view or self.view_active:
+            return
+        votes = self.view_changes.get(view, {})
+        if len(votes) < 2 * self.f + 1:
+            return
+        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f + 1])
+        _, plan = new_view_plan(chosen)
+        pre_prepares = tuple(self._sign(PrePrepare(
+            view, seq, NULL_DIGEST if cert is None else cert.pre_prepare.digest, self.id,
+            () if cert is None else cert.pre_prepare.batch)) for seq, cert in sorted(plan.items()))
+        nv = self._sign(NewView(view, chosen, pre_prepares, self.id))
+        self._emit(Broadcast(nv))
+        self._install_new_view(nv)
+
+    def _on_new_view(self, nv: NewView) -> None:
+        if nv.view < self.view or (nv.view == self.view and self.view_active):
+            return
+        if new_view_ok(nv, self.keyring, self.n, self.f, self.params.window):
+            self._install_new_view(nv)
+
+    def _install_new_view(self, nv: NewView) -> None:
+        """Enter ``nv.view``: adopt its checkpoint, log its pre-prepares, resume."""
+        self.view, self.view_active, self.installed_view = nv.view, True, nv.view
+        self.vc_attempts = 0
+        self.new_view = nv
+        self.slots = {k: s for k, s in self.slots.items() if k[0] >= nv.view}
+        self.view_changes = {v: m for v, m in self.view_changes.items() if v > nv.view}
+        self._requeue_in_progress()
+        self._adopt_new_view_checkpoint(nv)
+        for pp in nv.pre_prepares:
+            if pp.seq > self.stable_seq:
+                self._accept_pre_prepare(self._slot(nv.view, pp.seq), pp)
+        self.next_seq = max([self.next_seq, self.last_executed,
+                             *(pp.seq for pp in nv.pre_prepares),
+                             max(vc.stable_seq for vc in nv.view_changes)])
+        self._emit(ViewInstalled(nv.view))
+        self.vc_timer_armed = False
+        self._emit(CancelTimer("view_change"))
+        if self._pending_work():
+            self._arm_view_change_timer()
+        self._propose()
+
+    def _adopt_new_view_checkpoint(self, nv: NewView) -> None:
+        best: Any = max(nv.view_changes, key=lambda vc: vc.stable_seq)
+        if best.stable_seq <= self.stable_seq:
+            return
+        digest = stable_digest(best)
+        own = self.snapshots.get(best.stable_seq)
+        if own is not None and own[1] == digest:
+            self._make_stable(best.stable_seq, digest, best.checkpoint_proof)
+        else:  # we lack that state: fetch it
+            self._hint_behind(best.stable_seq, nv.view)
