@@ -15,6 +15,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "histories"
 KNOWN = [
     ("etcd_000.log", "cas-register", 1),
     ("etcd_002.log", "cas-register", 0),
+    ("etcd_007.log", "cas-register", 0),
     ("register-stale-read.jsonl", "register", 1),
     ("cas-succeeded-twice.jsonl", "cas-register", 1),
     ("info-explains-read.jsonl", "register", 0),

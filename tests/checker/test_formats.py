@@ -71,7 +71,7 @@ def test_import_then_export_reproduces_the_op_lines(log: Path, tmp_path: Path) -
 
 
 def test_public_etcd_logs_round_trip_exactly(tmp_path: Path) -> None:
-    for name in ("etcd_000.log", "etcd_002.log"):
+    for name in ("etcd_000.log", "etcd_002.log", "etcd_007.log"):
         out = tmp_path / name
         write_jepsen_log(read_jepsen_log(FIXTURES / name), out)
         assert out.read_text() == (FIXTURES / name).read_text()
