@@ -31,10 +31,11 @@ class Linearizable:
 
     model: str = "cas-register"
     budget_seconds: float = 10.0
+    fs: frozenset[str] | None = None
 
     def check(self, history: Iterable[Event]) -> Verdict:
         """See :func:`check_linearizable`."""
-        return check_linearizable(history, self.model, self.budget_seconds)
+        return check_linearizable(history, self.model, self.budget_seconds, fs=self.fs)
 
 
 @dataclass(frozen=True)

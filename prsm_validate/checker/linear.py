@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,8 +204,12 @@ def _partitions(ops: Sequence[Op], model: str) -> dict[Hashable, list[Op]]:
 
 
 def check_linearizable(history: Iterable[Event] | Iterable[Op], model: str = "cas-register",
-                       budget_seconds: float = 10.0, max_steps: int | None = None) -> Verdict:
+                       budget_seconds: float = 10.0, max_steps: int | None = None,
+                       fs: Collection[str] | None = None) -> Verdict:
     """Check a register, cas-register or kv (per-key cas-register) history for linearizability.
+
+    ``fs`` limits the check to operations with those names (others, such as ``login`` in a
+    client's history, are ignored); by default every client operation must fit the model.
 
     Returns a :class:`Verdict` named ``linearizable:<model>``; invalid verdicts carry the
     operation that could not be linearized, the states the object could be in just before it,
@@ -214,7 +218,7 @@ def check_linearizable(history: Iterable[Event] | Iterable[Op], model: str = "ca
     if model not in (*MODELS, "kv"):
         raise ValueError(f"unknown model {model!r}; choose register, cas-register or kv")
     started = time.monotonic()
-    ops = operations(history)
+    ops = [op for op in operations(history) if fs is None or op.f in fs]
     register = MODELS.get(model, CAS_REGISTER)
     budget = Budget(budget_seconds, max_steps)
     figures = {"ops": len(ops), "checked_ops": 0, "keys": 0, "configurations": 0}

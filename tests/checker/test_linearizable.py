@@ -156,3 +156,12 @@ def test_verdict_is_json_serialisable() -> None:
     data = json.loads(json.dumps(check_linearizable(events, "register").to_json()))
     assert data["valid"] is False
     assert data["witness"]["op"]["output"] == [1, 3]
+
+
+def test_other_client_operations_can_be_left_out() -> None:
+    events = sequential(op(0, "login", {"user": "u"}, {"status": 200}), op(0, "write", 1, 1),
+                        op(1, "read", None, 1))
+    with pytest.raises(HistoryError, match="no operation 'login'"):
+        check_linearizable(events, "register")
+    verdict = check_linearizable(events, "register", fs={"read", "write"})
+    assert verdict.valid is True and verdict.figures["ops"] == 2
