@@ -125,7 +125,9 @@ class ViewChangeMixin(_Base):
         for pp in nv.pre_prepares:
             if pp.seq > self.stable_seq:
                 self._accept_pre_prepare(self._slot(nv.view, pp.seq), pp)
-        self.next_seq = max([self.next_seq, self.last_executed,
+        # PBFT: the new primary numbers on from max-s; numbers it handed out in earlier views
+        # that no quorum prepared are reused (they cannot have committed).
+        self.next_seq = max([self.last_executed,
                              *(pp.seq for pp in nv.pre_prepares),
                              max(vc.stable_seq for vc in nv.view_changes)])
         self._emit(ViewInstalled(nv.view))

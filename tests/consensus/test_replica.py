@@ -1,0 +1,164 @@
+"""The sans-IO replica stepped by hand: quorums, ordering, dedup, batching, GC, view change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reference_system.consensus.byzantine import parse_spec
+from reference_system.consensus.crypto import ClientMacs, FastKeyring, ReplicaMacs, sign_message
+from reference_system.consensus.events import (
+    Broadcast,
+    Executed,
+    Receive,
+    Send,
+    SendReply,
+    TimerFired,
+    ViewInstalled,
+)
+from reference_system.consensus.messages import Prepare, PrePrepare, Request, batch_digest
+from reference_system.consensus.replica import Replica, ReplicaParams
+from reference_system.consensus.state_machine import StateMachine
+
+SECRETS = {i: f"s{i}".encode() for i in range(4)}
+MACS = {i: f"m{i}".encode() for i in range(4)}
+CLIENT = ClientMacs(MACS)
+
+
+class Cluster:
+    """Four replicas and a FIFO network, delivering everything until quiet."""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = ReplicaParams(n=4, **params)
+        self.replicas = [Replica(i, self.params, FastKeyring(i, SECRETS), ReplicaMacs(i, MACS[i]),
+                                 StateMachine({"a": 10, "b": 0}, ["w"])) for i in range(4)]
+        self.outputs: dict[int, list[Any]] = {i: [] for i in range(4)}
+        self.down: set[int] = set()
+        self.queue: list[tuple[int, Any]] = []
+
+    def step(self, i: int, event: Any) -> list[Any]:
+        out = self.replicas[i].step(event)
+        self.outputs[i].extend(out)
+        for o in out:
+            if isinstance(o, Send):
+                self.queue.append((o.to, o.message))
+            elif isinstance(o, Broadcast):
+                self.queue.extend((r, o.message) for r in range(4) if r != i)
+        return out
+
+    def run(self) -> None:
+        while self.queue:
+            to, message = self.queue.pop(0)
+            if to not in self.down:
+                self.step(to, Receive(message))
+
+    def of(self, i: int, kind: type) -> list[Any]:
+        return [o for o in self.outputs[i] if isinstance(o, kind)]
+
+
+def request(ts: int, amount: int = 1, client: str = "c") -> Request:
+    op = {"op": "transfer", "id": f"{client}{ts}", "from": "a", "to": "b", "amount": amount}
+    return CLIENT.authenticate(Request(client, ts, op))
+
+
+def test_one_request_executes_everywhere_with_a_reply_from_each() -> None:
+    cluster = Cluster()
+    cluster.step(0, Receive(request(1)))
+    cluster.run()
+    for i in range(4):
+        assert [e.seq for e in cluster.of(i, Executed)] == [1]
+        replies = cluster.of(i, SendReply)
+        assert len(replies) == 1 and replies[0].reply.result["ok"] is True
+        assert CLIENT.reply_ok(replies[0].reply)
+
+
+def test_prepared_needs_2f_matching_prepares_from_backups() -> None:
+    cluster = Cluster()
+    primary, backup = cluster.replicas[0], 1
+    batch = (request(1),)
+    pp = sign_message(PrePrepare(0, 1, batch_digest(batch), 0, batch), primary.keyring)
+    cluster.step(backup, Receive(pp))  # backup logs pp and its own prepare: 1 of 2f
+    wrong = sign_message(Prepare(0, 1, "other", 2), FastKeyring(2, SECRETS))
+    assert not [o for o in cluster.step(backup, Receive(wrong)) if isinstance(o, Broadcast)]
+    right = sign_message(Prepare(0, 1, pp.digest, 2), FastKeyring(2, SECRETS))
+    out = cluster.step(backup, Receive(right))
+    assert [type(o.message).__name__ for o in out if isinstance(o, Broadcast)] == ["Commit"]
+
+
+def test_prepare_from_the_primary_does_not_count() -> None:
+    cluster = Cluster()
+    batch = (request(1),)
+    pp = sign_message(PrePrepare(0, 1, batch_digest(batch), 0, batch), FastKeyring(0, SECRETS))
+    cluster.step(1, Receive(pp))
+    bogus = sign_message(Prepare(0, 1, pp.digest, 0), FastKeyring(0, SECRETS))
+    assert not [o for o in cluster.step(1, Receive(bogus)) if isinstance(o, Broadcast)]
+
+
+def test_conflicting_pre_prepare_for_the_same_slot_is_ignored() -> None:
+    cluster = Cluster()
+    key = FastKeyring(0, SECRETS)
+    first, second = (request(1),), (request(2),)
+    cluster.step(1, Receive(sign_message(PrePrepare(0, 1, batch_digest(first), 0, first), key)))
+    out = cluster.step(1, Receive(sign_message(
+        PrePrepare(0, 1, batch_digest(second), 0, second), key)))
+    assert out == []
+
+
+def test_retransmitted_request_executes_once_and_gets_the_cached_reply() -> None:
+    cluster = Cluster()
+    cluster.step(0, Receive(request(1, amount=4)))
+    cluster.run()
+    for i in range(4):
+        out = cluster.step(i, Receive(request(1, amount=4)))
+        assert [type(o) for o in out] == [SendReply]
+    cluster.run()
+    assert all(len(cluster.of(i, Executed)) == 1 for i in range(4))
+    assert cluster.replicas[2].machine.ledger.balances == {"a": 6, "b": 4}
+
+
+def test_requests_arriving_during_a_round_are_batched() -> None:
+    cluster = Cluster(max_inflight=1)
+    for ts in range(1, 6):
+        cluster.step(0, Receive(request(ts, client=f"k{ts}")))
+    cluster.run()
+    sizes = [len(e.batch) for e in cluster.of(3, Executed)]
+    assert sizes == [1, 4]
+
+
+def test_stable_checkpoint_collects_the_log_and_moves_the_watermarks() -> None:
+    cluster = Cluster(checkpoint_interval=2, max_inflight=1)
+    for ts in range(1, 6):
+        cluster.step(0, Receive(request(ts, client=f"k{ts}")))
+        cluster.run()
+    replica = cluster.replicas[1]
+    assert replica.last_executed == 5 and replica.stable_seq == 4
+    assert all(seq > 4 for _, seq in replica.slots) and all(s > 4 for s in replica.committed)
+    status = replica.status()
+    assert (status["low_watermark"], status["high_watermark"]) == (4, 8)
+    far = (request(9, client="far"),)
+    late = sign_message(PrePrepare(0, 9, batch_digest(far), 0, far), FastKeyring(0, SECRETS))
+    assert not [o for o in cluster.step(1, Receive(late)) if isinstance(o, Broadcast)]
+
+
+def test_silent_primary_is_replaced_and_the_request_still_executes() -> None:
+    cluster = Cluster()
+    cluster.down.add(0)
+    for i in (1, 2, 3):  # the client's broadcast after its own timeout
+        cluster.step(i, Receive(request(1)))
+    cluster.run()
+    for i in (1, 2, 3):
+        cluster.step(i, TimerFired("view_change"))
+    cluster.run()
+    for i in (1, 2, 3):
+        assert cluster.of(i, ViewInstalled) == [ViewInstalled(1)]
+        assert [e.seq for e in cluster.of(i, Executed)] == [1]
+        assert cluster.replicas[i].primary == 1
+
+
+def test_byzantine_spec_parsing() -> None:
+    spec = parse_spec("silence:1,2")
+    assert spec.mode == "silence" and spec.applies_to(2) and not spec.applies_to(3)
+    assert parse_spec("replay").applies_to(3)
+    with pytest.raises(ValueError, match="unknown byzantine mode"):
+        parse_spec("explode")
