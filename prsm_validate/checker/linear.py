@@ -218,9 +218,9 @@ def check_linearizable(history: Iterable[Event] | Iterable[Op], model: str = "ca
     if model not in (*MODELS, "kv"):
         raise ValueError(f"unknown model {model!r}; choose register, cas-register or kv")
     started = time.monotonic()
+    budget = Budget(budget_seconds, max_steps)
     ops = [op for op in operations(history) if fs is None or op.f in fs]
     register = MODELS.get(model, CAS_REGISTER)
-    budget = Budget(budget_seconds, max_steps)
     figures = {"ops": len(ops), "checked_ops": 0, "keys": 0, "configurations": 0}
     undecided: list[Hashable] = []
     for key, part in _partitions(ops, model).items():

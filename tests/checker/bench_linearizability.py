@@ -103,11 +103,12 @@ class SimulatedRegister:
         return True
 
 
-def measure(operations: int, processes: int, budget: float, runs: int) -> dict[str, Any]:
+def measure(operations: int, processes: int, budget: float, runs: int,
+            info_rate: float = 0.01) -> dict[str, Any]:
     """Median figures of ``runs`` checks of differently seeded histories of one size."""
     results = []
     for seed in range(runs):
-        events = SimulatedRegister(processes, seed).run(operations)
+        events = SimulatedRegister(processes, seed, info_rate).run(operations)
         started = time.perf_counter()
         verdict = check_linearizable(events, "cas-register", budget_seconds=budget)
         results.append((time.perf_counter() - started, verdict))
@@ -123,12 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=5)
     parser.add_argument("--budget", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--info-rate", type=float, default=0.01,
+                        help="fraction of operations that time out (info)")
     parser.add_argument("--start", type=int, default=500)
     parser.add_argument("--max-ops", type=int, default=2_000_000)
     args = parser.parse_args(argv)
     rows, size = [], args.start
     while size <= args.max_ops:
-        row = measure(size, args.processes, args.budget, args.runs)
+        row = measure(size, args.processes, args.budget, args.runs, args.info_rate)
         print(json.dumps(row), flush=True)
         if any(v != "VALID" for v in row["verdicts"]) or row["seconds"] > args.budget:
             break
@@ -136,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         size *= 2
     largest = rows[-1] if rows else None
     print(json.dumps({"model": "cas-register", "processes": args.processes,
+                      "info_rate": args.info_rate,
                       "budget_seconds": args.budget,
                       "largest_ops_within_budget": largest and largest["ops"],
                       "ops_per_second": largest and largest["ops_per_second"],
