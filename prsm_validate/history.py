@@ -88,7 +88,7 @@ class OperationRecorder:
         return self._complete("ok", value, extra)
 
     def fail(self, value: Any = SAME, **extra: Any) -> Event:
-        """Record a definite failure: the operation certainly did not take effect."""
+        """Record a definite failure: no effect (for a cas: the compare did not match)."""
         return self._complete("fail", value, extra)
 
     def info(self, value: Any = SAME, **extra: Any) -> Event:
