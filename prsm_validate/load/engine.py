@@ -1,11 +1,14 @@
 """The load engine: Locust in its own processes, results merged back into pytest.
 
-Closed model: ``users`` loop as fast as answers come. Open model: requests start at a fixed
-arrival ``rate`` and latency counts from the intended start, so a stalled server shows its real
-effect on users instead of fewer, faster samples (coordinated omission). Distributed: a master
-and ``workers`` local worker processes (remote workers can join the same master address).
-Every run is bounded by its duration plus a grace period, and its processes are killed by
-process group if they overrun, on Ctrl-C, or on failure.
+Closed model: ``users`` loop as fast as answers come (plus ``think_time_s``). Open model:
+requests start at a constant ``rate`` or along ramping ``stages``, and latency counts from the
+intended start, so a stalled server shows its real effect on users instead of fewer, faster
+samples (coordinated omission). Distributed: a master and ``workers`` local worker processes;
+``remote_workers`` more may join from other machines (:func:`worker_command`).
+
+Every run is bounded: by its duration, by ``max_requests``, by a per-request ``timeout_s``, and
+by a hard limit after which its processes are killed by process group (also on Ctrl-C or on
+failure). The Locust processes never share the pytest process: gevent stays out of it.
 """
 
 from __future__ import annotations
@@ -19,22 +22,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
-from prsm_validate.load.recorder import Recorder, new_histogram, split_key
+from prsm_validate.load.progress import Progress
+from prsm_validate.load.recorder import SPEC_FILE_ENV, Recorder, split_key
+from prsm_validate.load.result import LoadResult
+from prsm_validate.load.schedule import Stage, total
 from prsm_validate.targets.ports import free_ports
 
+__all__ = ["Endpoint", "LoadPlan", "LoadResult", "Stage", "run_load", "worker_command"]
 ENGINE = Path(__file__).with_name("locustfile_engine.py")
-GRACE_S = 30.0
+GRACE_S = 30.0  # beyond duration, stop timeout and worker wait: kill the run
+STOP_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One request the load sends, with its weight."""
+    """One request the load sends, with its weight among the endpoints."""
 
     name: str
     method: str
@@ -43,140 +49,179 @@ class Endpoint:
     weight: int = 1
 
 
-@dataclass
-class LoadResult:
-    """Merged results of a load run."""
+@dataclass(frozen=True)
+class LoadPlan:
+    """How much load, of which model, from how many processes, within which bounds."""
 
-    model: str
-    duration_s: float
-    per_second: dict[tuple[str, int], HdrHistogram] = field(default_factory=dict)
-    series: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    users: int = 10
+    duration_s: float = 5.0
+    model: str = "closed"  # closed | open
+    rate: float | None = None  # open model: constant arrivals per second
+    stages: tuple[Stage, ...] = ()  # open model: ramping arrival rate, from ``rate`` (or 0)
+    spawn_rate: float | None = None  # closed model: users started per second (default: all)
+    think_time_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    workers: int = 0  # local worker processes; 0 = a single local process
+    remote_workers: int = 0  # workers started elsewhere with worker_command()
+    master_host: str = "127.0.0.1"
+    master_port: int | None = None
+    worker_wait_s: float = 60.0  # how long the master waits for its workers
+    max_requests: int = 1_000_000
+    max_in_flight: int = 200  # open model: outstanding requests per process
+    timeout_s: float = 10.0  # per request (connect and read)
+    seed: int = 0
+    progress: bool | None = None  # None: in an interactive terminal outside CI
 
-    def histogram(self, name: str | None = None) -> HdrHistogram:
-        """All latencies (of one endpoint, or of every endpoint) over the run."""
-        total = new_histogram()
-        for (endpoint, _), hist in self.per_second.items():
-            if name is None or endpoint == name:
-                total.add(hist)
-        return total
+    def __post_init__(self) -> None:
+        if self.model not in ("closed", "open"):
+            raise ValueError(f"model must be 'closed' or 'open', not {self.model!r}")
+        if self.model == "open" and not (self.rate or self.stages):
+            raise ValueError("the open model needs a rate (requests/s) or stages")
+        if self.duration_s <= 0 or self.max_requests <= 0 or self.users <= 0:
+            raise ValueError("duration_s, max_requests and users must be positive")
+        object.__setattr__(self, "stages", tuple(
+            s if isinstance(s, Stage) else Stage(*s) for s in self.stages))
 
-    def requests(self, name: str | None = None) -> int:
-        """Requests completed."""
-        return sum(c[0] for sec in self.series.values() for n, c in sec.items()
-                   if name is None or n == name)
+    @property
+    def schedule(self) -> tuple[Stage, ...]:
+        """The open model's stages (a constant rate is one stage)."""
+        return self.stages or (Stage(self.duration_s, float(self.rate or 0)),)
 
-    def failures(self, name: str | None = None) -> int:
-        """Requests that failed (HTTP >= 400 or no answer)."""
-        return sum(c[1] for sec in self.series.values() for n, c in sec.items()
-                   if name is None or n == name)
+    @property
+    def run_s(self) -> float:
+        """Seconds of load: the schedule's length (open) or ``duration_s`` (closed)."""
+        return sum(s.duration_s for s in self.schedule) if self.model == "open" else \
+            self.duration_s
 
-    def quantiles_ms(self, name: str | None = None) -> dict[str, float]:
-        """p50, p95, p99, max in milliseconds (exact to 3 significant digits)."""
-        hist = self.histogram(name)
-        out = {f"p{p}": hist.get_value_at_percentile(p) / 1000 for p in (50, 95, 99)}
-        out["max"] = hist.get_max_value() / 1000
-        return out
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-safe figures for reports."""
-        return {"model": self.model, "requests": self.requests(), "failures": self.failures(),
-                "rps": round(self.requests() / max(self.duration_s, 1e-9), 1),
-                **{k: round(v, 3) for k, v in self.quantiles_ms().items()}}
-
-    def record_into(self, store: Any, metric: str = "http_req_duration") -> None:
-        """Feed every latency (per endpoint, per second) and failure into a MetricStore."""
-        for (endpoint, second), hist in self.per_second.items():
-            series = store._series(metric, "trend", {"name": endpoint})
-            for item in hist.get_recorded_iterator():
-                for _ in range(item.count_added_in_this_iter_step):
-                    series.add(float(second), item.value_iterated_to / 1000)
-        for second, names in self.series.items():
-            for endpoint, (count, failures) in names.items():
-                series = store._series("http_req_failed", "rate", {"name": endpoint})
-                for index in range(count):
-                    series.add(float(second), 1.0 if index < failures else 0.0)
+    @property
+    def processes(self) -> int:
+        """Processes generating load."""
+        return max(1, self.workers + self.remote_workers)
 
 
-def _spec(endpoints: list[Endpoint], **settings: Any) -> dict[str, Any]:
-    return {"endpoints": [e.__dict__ for e in endpoints], **settings}
+def run_load(base_url: str, endpoints: list[Endpoint], **settings: Any) -> LoadResult:
+    """Run one bounded load (settings: the fields of :class:`LoadPlan`), return its results."""
+    plan = LoadPlan(**settings)
+    if plan.model == "open" and total(plan.rate or 0, plan.schedule) > plan.max_requests:
+        raise ValueError(f"the schedule sends more than max_requests={plan.max_requests}")
+    port = plan.master_port or free_ports(1, plan.master_host)[0]
+    with tempfile.TemporaryDirectory(prefix="prsm-load-") as tmp:
+        files = _Files(Path(tmp))
+        started = time.time()
+        files.spec.write_text(json.dumps(_spec(plan, endpoints, files, started)))
+        files.spec.chmod(0o600)  # it holds the bearer token
+        procs = _start(plan, base_url, port, files)
+        _wait(procs, plan, files)
+        if not files.output.exists() or "Traceback" in files.log_tail():
+            raise RuntimeError("load run failed; Locust said:\n" + files.log_tail())
+        return _result(json.loads(files.output.read_text()), plan, started)
 
 
-def _locust(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "locust", "-f", str(ENGINE), *args],
-                                env=env, stdout=out, stderr=subprocess.STDOUT,
+@dataclass(frozen=True)
+class _Files:
+    """The run's scratch files."""
+
+    root: Path
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "spec.json"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "result.json"
+
+    @property
+    def status(self) -> Path:
+        return self.root / "status.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "locust.log"
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+
+    def requests_so_far(self) -> int:
+        with contextlib.suppress(OSError, ValueError):
+            return int(json.loads(self.status.read_text())["requests"])
+        return 0
+
+
+def _spec(plan: LoadPlan, endpoints: list[Endpoint], files: _Files, started: float
+          ) -> dict[str, Any]:
+    return {"endpoints": [asdict(e) for e in endpoints], "headers": plan.headers,
+            "model": plan.model, "start_rate": plan.rate or 0.0,
+            "stages": [[s.duration_s, s.target_rate] for s in plan.schedule],
+            "think_time_s": plan.think_time_s, "max_requests": plan.max_requests,
+            "max_in_flight": plan.max_in_flight, "timeout_s": plan.timeout_s,
+            "seed": plan.seed, "processes": plan.processes, "epoch": started,
+            "output": str(files.output), "status": str(files.status)}
+
+
+def _locust_args(plan: LoadPlan, base_url: str) -> list[str]:
+    user = "OpenModelUser" if plan.model == "open" else "ClosedModelUser"
+    count = plan.processes if plan.model == "open" else plan.users
+    # The open model's time limit leaves room for the last requests to be answered.
+    run_time = math.ceil(plan.run_s + (min(plan.timeout_s, 2.0) if plan.model == "open" else 0))
+    return [user, "--headless", "-u", str(count), "-r", str(plan.spawn_rate or count),
+            "-t", f"{run_time}s", "--host", base_url, "--only-summary", "--loglevel", "WARNING",
+            "--stop-timeout", str(STOP_TIMEOUT_S), "--exit-code-on-error", "0"]
+
+
+def worker_command(master_host: str, master_port: int) -> list[str]:
+    """The command that joins a worker (on any machine with prsm-validate installed) to a run
+    whose master listens on ``master_host:master_port``; it needs no other configuration."""
+    return [sys.executable, "-m", "locust", "-f", str(ENGINE), "--worker", "--master-host",
+            master_host, "--master-port", str(master_port), "--loglevel", "WARNING"]
+
+
+def _popen(args: list[str], files: _Files, master: bool) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.pop(SPEC_FILE_ENV, None)
+    if master:
+        env[SPEC_FILE_ENV] = str(files.spec)
+    with files.log.open("ab") as out:
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def run_load(base_url: str, endpoints: list[Endpoint], *, users: int = 10,
-             duration_s: float = 5.0, model: str = "closed", rate: float | None = None,
-             headers: dict[str, str] | None = None, workers: int = 0, seed: int = 0,
-             spawn_rate: float | None = None, max_in_flight: int = 200) -> LoadResult:
-    """Run one bounded load and return its merged results."""
-    if model not in ("closed", "open") or (model == "open" and not rate):
-        raise ValueError("model must be 'closed', or 'open' with a rate (requests/s)")
-    processes = max(1, workers)
-    with tempfile.TemporaryDirectory(prefix="prsm-load-") as tmp:
-        output = Path(tmp) / "result.json"
-        spec = _spec(endpoints, model=model, rate=rate, duration_s=duration_s, seed=seed,
-                     headers=headers or {}, output=str(output), processes=processes,
-                     max_in_flight=max_in_flight)
-        env = {**os.environ, "PRSM_LOAD_SPEC": json.dumps(spec)}
-        count = processes if model == "open" else users
-        run_time = math.ceil(duration_s + (2 if model == "open" else 0))
-        common = ["--headless", "-u", str(count), "-r", str(spawn_rate or count), "-t",
-                  f"{run_time}s", "--host", base_url,
-                  "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5",
-                  "--exit-code-on-error", "0"]
-        procs = _start(common, workers, env, Path(tmp) / "locust.log")
-        _wait(procs, duration_s + GRACE_S, Path(tmp) / "locust.log", duration_s)
-        if not output.exists():
-            log = (Path(tmp) / "locust.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"load run wrote no results; Locust said:\n{log}")
-        return _result(json.loads(output.read_text()), model, duration_s)
-
-
-def _start(common: list[str], workers: int, env: dict[str, str], log: Path
+def _start(plan: LoadPlan, base_url: str, port: int, files: _Files
            ) -> list[subprocess.Popen[bytes]]:
-    if workers == 0:
-        return [_locust(common, env, log)]
-    port = free_ports(1)[0]
-    master = _locust([*common, "--master", "--master-bind-host", "127.0.0.1",
-                      "--master-bind-port", str(port), "--expect-workers", str(workers)],
-                     env, log)
-    return [master] + [_locust(["--worker", "--master-host", "127.0.0.1", "--master-port",
-                                str(port), "--loglevel", "WARNING"], env, log)
-                       for _ in range(workers)]
-
-
-def _interactive() -> bool:
-    """A progress line only for a person at a terminal; CI and pipes stay quiet."""
-    return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
-
-
-def _progress(started: float, planned_s: float) -> None:
-    done = min(planned_s, time.monotonic() - started)
-    bar = "#" * int(20 * done / max(planned_s, 1e-9))
-    sys.stderr.write(f"\rload [{bar:<20}] {done:4.0f}/{planned_s:.0f}s")
-    sys.stderr.flush()
-
-
-def _wait(procs: list[subprocess.Popen[bytes]], limit_s: float, log: Path,
-          planned_s: float = 0.0) -> None:
-    started = time.monotonic()
-    deadline = started + limit_s
+    locust = [sys.executable, "-m", "locust", "-f", str(ENGINE), *_locust_args(plan, base_url)]
+    if plan.workers + plan.remote_workers == 0:
+        return [_popen(locust, files, master=True)]
+    procs = [_popen([*locust, "--master", "--master-bind-host", plan.master_host,
+                     "--master-bind-port", str(port), "--expect-workers", str(plan.processes),
+                     "--expect-workers-max-wait", str(int(plan.worker_wait_s))], files, True)]
     try:
-        while _interactive() and procs[0].poll() is None and time.monotonic() < deadline:
-            _progress(started, planned_s)
-            time.sleep(0.5)
-        if _interactive():
-            sys.stderr.write("\n")
-        for proc in procs:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        for _ in range(plan.workers):
+            procs.append(_popen(worker_command(plan.master_host, port), files, master=False))
+    except BaseException:
         _kill(procs)
         raise
+    return procs
+
+
+def _wait(procs: list[subprocess.Popen[bytes]], plan: LoadPlan, files: _Files) -> None:
+    """Wait for the master (or lone process) while drawing progress; kill all at the limit."""
+    limit = plan.run_s + STOP_TIMEOUT_S + GRACE_S + (plan.worker_wait_s if plan.workers or
+                                                     plan.remote_workers else 0)
+    progress = Progress(plan.run_s, f"load {plan.model}",
+                        enabled=False if plan.progress is False else None)
+    begun = time.monotonic()
+    try:
+        while procs[0].poll() is None:
+            elapsed = time.monotonic() - begun
+            if elapsed > limit:
+                raise TimeoutError(f"load run still going after {limit:.0f}s; killed it\n"
+                                   + files.log_tail())
+            progress.update(min(elapsed, plan.run_s), files.requests_so_far())
+            time.sleep(0.25 if progress.enabled else 0.05)
+        for worker in procs[1:]:
+            worker.wait(max(0.1, begun + limit - time.monotonic()))
     finally:
+        progress.close()
         _kill(procs)
 
 
@@ -185,11 +230,13 @@ def _kill(procs: list[subprocess.Popen[bytes]]) -> None:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5)
 
 
-def _result(data: dict[str, Any], model: str, duration_s: float) -> LoadResult:
+def _result(data: dict[str, Any], plan: LoadPlan, started: float) -> LoadResult:
     merged = Recorder()
     merged.merge(data)
     per_second = {split_key(k): h for k, h in merged.histograms.items()}
-    return LoadResult(model, duration_s, per_second, merged.series)
+    return LoadResult(plan.model, plan.run_s, started, per_second, merged.series,
+                      merged.sources)

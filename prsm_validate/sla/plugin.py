@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from prsm_validate.load.fixture import prsm_load_url  # noqa: F401  (a fixture, found by name)
 from prsm_validate.sla.evaluate import Result, evaluate
 from prsm_validate.sla.store import MetricStore
 from prsm_validate.sla.thresholds import (

@@ -191,6 +191,12 @@ class MetricStore:
         with self._lock:
             rate.add(second, hits, trials)
 
+    def add_count(self, name: str, second: int, amount: float, /, **tags: Any) -> None:
+        """Add ``amount`` to a counter in ``second`` (measured elsewhere)."""
+        counter = self.get(name, "counter", tags)
+        with self._lock:
+            counter.add(second, amount)
+
     @contextlib.contextmanager
     def timer(self, name: str, /, **tags: Any) -> Iterator[None]:
         """Time the ``with`` block into trend ``name``."""
