@@ -49,6 +49,11 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("memory-l3-not-durable", "the durable copy expires at once", "memory.py",
            "(key, Jsonb(value), ttl_s)", "(key, Jsonb(value), 0.001)",
            ("scenarios/integration/test_memory.py",)),
+    Mutant("memory-write-behind", "a write is acknowledged before it is performed",
+           "api/routes.py", "await request.app.state.memory.set(body.key, body.value, body.ttl)",
+           "asyncio.get_running_loop().call_later(0.05, asyncio.ensure_future, "
+           "request.app.state.memory.set(body.key, body.value, body.ttl))",
+           ("scenarios/integration/test_memory_linearizable.py",)),
     Mutant("auth-no-audience", "tokens for another audience are accepted", "api/auth.py",
            REQUIRE, REQUIRE + ', "verify_aud": False', ("scenarios/integration/test_auth.py",)),
     Mutant("auth-no-expiry", "expired tokens are accepted", "api/auth.py",
