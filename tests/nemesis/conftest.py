@@ -157,3 +157,14 @@ def nothing_arrives(sock: socket.socket, within_s: float) -> bool:
         return True
     return False
 
+
+
+def closed_by_peer(sock: socket.socket, within_s: float) -> bool:
+    """True if the connection ends (EOF or reset) within ``within_s``, unread bytes aside."""
+    try:
+        read_until_closed(sock, within_s)
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True

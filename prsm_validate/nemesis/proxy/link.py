@@ -14,6 +14,7 @@ import contextlib
 import random
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from prsm_validate.nemesis.proxy.core import Proxy
 
 QUEUE_LIMIT = 4 * 1024 * 1024
-#: Chunks due this close to now are written now: loop timers are not finer than this anyway.
-DUE_SLACK_S = 0.0002
 #: How long a closing connection may take to flush before it is aborted.
 CLOSE_GRACE_S = 2.0
 
@@ -132,7 +131,7 @@ class Link:
         if toxic is None:
             return
         self._refresh()
-        now = self.connection.loop.time()
+        now = time.monotonic()
         for chunk in self.queue:
             chunk.due = min(chunk.due, now)
         if toxic.active:
@@ -166,7 +165,7 @@ class Link:
         if not self.active and not self.queue:
             self._write(data)  # the pass-through fast path
             return
-        self._push(Chunk(data, self.connection.loop.time()))
+        self._push(Chunk(data, time.monotonic()))
 
     def receive_eof(self) -> None:
         """The source will send no more."""
@@ -174,7 +173,7 @@ class Link:
             self.early.append(None)
         elif not self.eof_seen:
             self.eof_seen = True
-            self._push(Chunk(b"", self.connection.loop.time(), EOF))
+            self._push(Chunk(b"", time.monotonic(), EOF))
 
     def _push(self, chunk: Chunk) -> None:
         chunks: Iterable[Chunk] = (chunk,)
@@ -190,10 +189,10 @@ class Link:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        loop = self.connection.loop
         while self.queue and not self.connection.closed:
-            if self.queue[0].due > loop.time() + DUE_SLACK_S:
-                self.timer = loop.call_at(self.queue[0].due, self.flush)
+            wait = self.queue[0].due - time.monotonic()
+            if wait > 0:  # never early: a timer that fires early (ms clocks) just re-arms
+                self.timer = self.connection.loop.call_later(wait, self.flush)
                 break
             chunk = self.queue.popleft()
             self.queued_bytes -= len(chunk.data)
@@ -248,6 +247,7 @@ class Connection:
         self.downstream = Link(self, "downstream", self.server, self.client)
         self.closed = False
         self.eofs: set[str] = set()
+        self.connecting: asyncio.Task[None] | None = None
 
     def links(self) -> tuple[Link, Link]:
         """Both directions."""
@@ -262,7 +262,9 @@ class Connection:
         Connected: start the toxics, pass on what was held."""
         if side is self.client:
             self.proxy.track(self)
-            self.loop.create_task(self._connect_upstream())
+            self.connecting = self.loop.create_task(self._connect_upstream())
+        elif self.closed:  # dropped (proxy disabled) while we were connecting
+            side.transport.abort()  # type: ignore[union-attr]
         else:
             for link in self.links():
                 for spec in self.proxy.toxics_of(link.direction):

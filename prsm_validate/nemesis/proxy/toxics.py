@@ -5,7 +5,7 @@ attributes``). Each live connection direction gets its own :class:`LinkToxic` pe
 per-connection state (bytes sent so far, the bandwidth clock, timers); whether it is active on
 that connection is drawn once from ``toxicity`` when it is attached, as Toxiproxy does.
 
-Toxics never sleep: they stamp each chunk with the loop time it may be written (``due``), and
+Toxics never sleep: they stamp each chunk with the (monotonic) time it may be written (``due``), and
 the link's writer waits for it. That keeps delays pipelined (a latency toxic delays every chunk
 by its latency instead of dividing throughput by it) and lets toxics change under live traffic.
 """
@@ -44,7 +44,8 @@ class ToxicError(ValueError):
 
 @dataclass(slots=True)
 class Chunk:
-    """Bytes read from one side, to be written to the other no earlier than ``due`` (loop time).
+    """Bytes read from one side, to be written to the other no earlier than ``due``
+    (``time.monotonic()`` seconds: uvloop's loop clock has only millisecond resolution).
 
     ``kind`` is ``data``, ``eof`` (the source closed its side) or ``close`` (a toxic ends the
     connection here)."""
