@@ -154,11 +154,15 @@ def prsm_control(prsm_deployment: Deployment) -> ProcessControl:
 
 @pytest.fixture
 def prsm_nemesis(request: pytest.FixtureRequest, prsm_deployment: Deployment,
-                 prsm_history: History) -> Iterator[Any]:
-    """The fault injector for this test; every fault still in force is healed afterwards."""
+                 prsm_history: History, prsm_seed: int) -> Iterator[Any]:
+    """The fault injector for this test; every fault still in force is healed afterwards.
+    Its random choices follow ``--prsm-seed`` and the test's id, so a run replays."""
+    import zlib
+
     from prsm_validate.nemesis.core import Nemesis
 
-    nemesis = Nemesis(prsm_deployment, prsm_history)
+    seed = prsm_seed ^ zlib.crc32(request.node.nodeid.encode())
+    nemesis = Nemesis(prsm_deployment, prsm_history, seed)
     try:
         yield nemesis
     finally:
@@ -200,3 +204,51 @@ def prsm_load(prsm_deployment: Deployment, prsm_api: ApiClient, prsm_metrics: An
         return result
 
     return load
+
+
+@pytest.fixture
+def prsm_cluster(prsm_deployment: Deployment) -> Iterator[Any]:
+    """The consensus replicas' own state (``/status``, ``/log``, ``/ledger``); skips on a
+    target that exposes no consensus nodes."""
+    from prsm_validate.client.nodes import Cluster
+    from prsm_validate.targets.base import CONSENSUS
+
+    if not prsm_deployment.has(CONSENSUS) or not prsm_deployment.nodes:
+        pytest.skip(f"target {prsm_deployment.target!r} lacks capability {CONSENSUS} "
+                    "(no consensus node introspection URLs)")
+    with Cluster(prsm_deployment) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def prsm_transfers(request: pytest.FixtureRequest, prsm_deployment: Deployment,
+                   prsm_history: History, prsm_api: ApiClient, prsm_seed: int
+                   ) -> Callable[..., Any]:
+    """Factory of seeded FTNS transfer workloads among this test's own funded sub-accounts:
+    ``with prsm_transfers(clients=4) as run: ...`` (a :class:`WorkloadRun`)."""
+    import uuid
+
+    from prsm_validate.client.workload import WorkloadRun
+    from prsm_validate.generator.transfers import TransferWorkload
+
+    user = prsm_deployment.credentials.username if prsm_deployment.credentials else "user"
+    tag = uuid.uuid4().hex[:8]
+
+    def make(clients: int = 4, accounts: int = 4, funding: int = 10_000, **options: Any
+             ) -> WorkloadRun:
+        names = [f"{user}/{tag}-{i}" for i in range(accounts)]
+        for index, name in enumerate(names):  # recorded: the ledger checker sees the funding
+            op = {"id": f"{tag}-fund-{index}", "from": user, "to": name, "amount": funding}
+            with prsm_history.operation(prsm_history.new_process(), "transfer", op) as rec:
+                response = prsm_api.call("transfer", op)
+                if not response.ok:
+                    rec.fail({**op, "status": response.status})
+                    pytest.fail(f"funding {name} failed: HTTP {response.status} "
+                                f"{response.body}", pytrace=False)
+                rec.ok(op)
+        workload = TransferWorkload(names, prsm_seed, prefix=tag)
+        return WorkloadRun(prsm_deployment, prsm_history,
+                           [workload.client(n) for n in range(clients)], accounts=names,
+                           **options)
+
+    return make

@@ -22,6 +22,9 @@ import reference_system
 
 SOURCE = Path(reference_system.__file__).parent
 REQUIRE = '"require": _REQUIRED_CLAIMS'
+CONSENSUS = "scenarios/consensus/test_consensus.py"
+BYZANTINE = "scenarios/byzantine/test_byzantine.py"
+PARTITION = "scenarios/partition/test_partitions.py"
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,26 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("inference-no-failover", "an edge error is returned instead of failing over",
            "inference.py", "except (httpx.HTTPError, KeyError, ValueError) as exc:",
            "except ZeroDivisionError as exc:", ("scenarios/edge/test_failover.py",)),
+    Mutant("pbft-weak-prepare-quorum", "a slot is prepared with f prepares instead of 2f",
+           "consensus/replica.py", "if len(votes) < 2 * self.f:\n            return\n"
+           "        slot.prepared = True", "if len(votes) < self.f:\n            return\n"
+           "        slot.prepared = True", (BYZANTINE,)),
+    Mutant("pbft-no-signature-check", "replica signatures are not verified",
+           "consensus/crypto.py",
+           "return keyring.verify(message.replica, message.payload(), message.sig)",
+           "return True", (BYZANTINE,)),
+    Mutant("pbft-out-of-order", "a committed batch executes before the ones before it",
+           "consensus/replica.py",
+           "while (entry := self.committed.get(self.last_executed + 1)) is not None:",
+           "while (entry := next((e for s, e in sorted(self.committed.items())"
+           " if s > self.last_executed), None)) is not None:", (PARTITION,)),
+    Mutant("ledger-overdraw", "a transfer may overdraw its source",
+           "consensus/state_machine.py", "if self.balances.get(source, 0) < amount:",
+           "if False:", (CONSENSUS,)),
+    Mutant("ledger-repeat-applies", "a repeated transfer id is applied again",
+           "consensus/state_machine.py",
+           "if isinstance(transfer_id, str) and transfer_id in self.outcomes:",
+           "if False:", (CONSENSUS,)),
     Mutant("edge-sequence-stuck", "a device re-uses its sequence number after an ack",
            "edge.py", "state.next_seq, state.pending = reading.seq + 1, None",
            "state.next_seq, state.pending = reading.seq, None",
@@ -101,8 +124,10 @@ def apply(mutant: Mutant, root: Path) -> Path:
 
 
 def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path,
-                  timeout_s: float = 600) -> tuple[bool, float, list[str]]:
+                  timeout_s: float = 600, failure_log: Path | None = None,
+                  ) -> tuple[bool, float, list[str]]:
     """Run the scenarios in a fresh pytest; returns (all passed, seconds, failed node ids).
+    When they fail, pytest's output is written to ``failure_log`` (if given).
 
     With a scratch copy, pytest and every process it starts run *in* the copy's folder:
     the working directory comes first on ``sys.path``, before ``PYTHONPATH``.
@@ -116,11 +141,26 @@ def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path
     with tempfile.TemporaryDirectory(prefix="prsm-mutant-report-") as reports:
         started = time.monotonic()
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+            # No -x: every scenario that catches the defect is named, and one unrelated
+            # failure does not hide the ones that matter.
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
              f"--prsm-report={reports}", *paths],
             cwd=cwd, env=env, capture_output=True, timeout=timeout_s)
         failed = _failed_tests(Path(reports))
+    if result.returncode != 0 and failure_log is not None:
+        failure_log.parent.mkdir(parents=True, exist_ok=True)
+        failure_log.write_bytes(result.stdout + result.stderr)
     return result.returncode == 0, time.monotonic() - started, failed
+
+
+def first_reason(output: str) -> str:
+    """The line of a pytest output that says best why the run failed."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for marker in ("did not start", "Failed: ", "E   ", "FAILED ", "ERROR "):
+        found = next((line for line in lines if marker in line), None)
+        if found is not None:
+            return found[:300]
+    return lines[-1][:300] if lines else "(no output)"
 
 
 def _failed_tests(reports: Path) -> list[str]:

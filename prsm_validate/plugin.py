@@ -12,6 +12,7 @@ from prsm_validate.fixtures import (  # noqa: F401  (fixtures are found by name)
     nemesis,
     prsm_api,
     prsm_client,
+    prsm_cluster,
     prsm_control,
     prsm_deployment,
     prsm_history,
@@ -19,6 +20,7 @@ from prsm_validate.fixtures import (  # noqa: F401  (fixtures are found by name)
     prsm_nemesis,
     prsm_seed,
     prsm_settings,
+    prsm_transfers,
 )
 from prsm_validate.session import PrsmSession, XdistHooks
 from prsm_validate.settings import OPTIONS, read_settings
@@ -103,7 +105,7 @@ def pytest_prsm_make_target(config: pytest.Config, spec: object) -> object:
     if spec.kind == "docker":
         from prsm_validate.targets.docker import DockerTarget
 
-        return DockerTarget()
+        return DockerTarget(nodes=settings.nodes)
     if spec.kind == "remote":
         from prsm_validate.targets.remote import RemoteTarget
 

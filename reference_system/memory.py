@@ -3,13 +3,21 @@
 Writes go to L3 first (the durable copy, committed before the write is acknowledged), then L2,
 then L1. Reads fall through L1 -> L2 -> L3 and back-fill the faster tiers with the remaining
 TTL. Per-tier hit and miss counts are exported so a hit ratio can be checked.
+
+Within one process, the writes of a key and the reads of it that miss L1 take turns (a lock per
+key): a read that fetched a value from L2 must not back-fill L1 after a newer write has put
+its own value there, and two writes must reach every tier in the same order. Found by the
+linearizability scenario on the docker target (a read saw the newer value, then the older).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +85,32 @@ class TierStats:
         return self.hits / total if total else None
 
 
+class KeyLocks:
+    """One asyncio lock per key, dropped when no task holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold ``key``'s lock for the ``async with`` block."""
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 @dataclass
 class MemoryStore:
     """The three tiers behind the memory API."""
@@ -85,9 +119,14 @@ class MemoryStore:
     redis: Redis
     pool: AsyncConnectionPool
     stats: dict[str, TierStats] = field(default_factory=lambda: {t: TierStats() for t in TIERS})
+    locks: KeyLocks = field(default_factory=KeyLocks)
 
     async def set(self, key: str, value: Any, ttl_s: int | None) -> None:
         """Store ``value`` durably, then in the caches."""
+        async with self.locks.hold(key):
+            await self._set(key, value, ttl_s)
+
+    async def _set(self, key: str, value: Any, ttl_s: int | None) -> None:
         async with self.pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO memory_items (key, value, expires_at) VALUES "
@@ -103,6 +142,10 @@ class MemoryStore:
         found, value = self.l1.get(key)
         if self._count("l1", found):
             return True, value, "l1"
+        async with self.locks.hold(key):
+            return await self._get_below_l1(key)
+
+    async def _get_below_l1(self, key: str) -> tuple[bool, Any, str | None]:
         found, value, ttl = await self._get_l2(key)
         if self._count("l2", found):
             self.l1.put(key, value, ttl)
@@ -116,6 +159,10 @@ class MemoryStore:
 
     async def delete(self, key: str) -> bool:
         """Remove ``key`` from every tier; True if the durable copy existed."""
+        async with self.locks.hold(key):
+            return await self._delete(key)
+
+    async def _delete(self, key: str) -> bool:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "DELETE FROM memory_items WHERE key = %s AND "

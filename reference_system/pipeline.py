@@ -78,6 +78,7 @@ class Pipeline:
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(self.postgres_dsn, connect_timeout=2)
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (telemetry.SCHEMA_LOCK,))
                 await conn.execute(telemetry.SCHEMA)
                 await conn.commit()
                 self.healthy = True

@@ -39,6 +39,7 @@ class Settings:
     rate_limit_per_s: float = 0.0
     ollama_url: str | None = None
     consensus_config: str | None = None
+    consensus_client_keys: str | None = None
     dependency_timeout_s: float = 1.0
     task_workers: int = 2
     edge_url: str | None = None
@@ -64,6 +65,7 @@ class Settings:
             rate_limit_per_s=_number(env, "RATE_LIMIT_PER_S", 0.0, float),
             ollama_url=env.get(PREFIX + "OLLAMA_URL") or None,
             consensus_config=env.get(PREFIX + "CONSENSUS_CONFIG") or None,
+            consensus_client_keys=env.get(PREFIX + "CONSENSUS_CLIENT_KEYS") or None,
             dependency_timeout_s=_number(env, "DEPENDENCY_TIMEOUT_S", 1.0, float),
             task_workers=_number(env, "TASK_WORKERS", 2, int),
             edge_url=env.get(PREFIX + "EDGE_URL") or None,

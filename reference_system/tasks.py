@@ -1,8 +1,9 @@
 """Task queue (local, PostgreSQL-backed) with a small pool of asyncio workers.
 
 Submission is durable before it is acknowledged. Workers claim the highest-priority, oldest
-queued task with ``FOR UPDATE SKIP LOCKED``. Ordering through consensus replaces the local
-queue when a consensus cluster is configured.
+queued task with ``FOR UPDATE SKIP LOCKED``. When a consensus cluster is configured, the API
+first orders the submission through it (the cluster's task queue fixes its position and
+assigned worker, the same on every replica) and stores that assignment with the task.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS assignment jsonb;
 CREATE INDEX IF NOT EXISTS tasks_queued ON tasks (priority DESC, created_at) WHERE status = 'queued'
 """
 FINAL = ("completed", "failed", "cancelled")
@@ -65,14 +67,17 @@ class TaskQueue:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
 
-    async def submit(self, owner: str, type_: str, payload: dict[str, Any], priority: int) -> str:
-        """Store a queued task and return its id."""
-        task_id = str(uuid.uuid4())
+    async def submit(self, owner: str, type_: str, payload: dict[str, Any], priority: int,
+                     task_id: str | None = None, assignment: dict[str, Any] | None = None
+                     ) -> str:
+        """Store a queued task (with its consensus ``assignment``, if any); returns its id."""
+        task_id = task_id or str(uuid.uuid4())
         async with self.pool.connection() as conn:
             await conn.execute(
-                "INSERT INTO tasks (id, owner, type, payload, priority, status) "
-                "VALUES (%s, %s, %s, %s, %s, 'queued')",
-                (task_id, owner, type_, Jsonb(payload), priority))
+                "INSERT INTO tasks (id, owner, type, payload, priority, status, assignment) "
+                "VALUES (%s, %s, %s, %s, %s, 'queued', %s)",
+                (task_id, owner, type_, Jsonb(payload), priority,
+                 None if assignment is None else Jsonb(assignment)))
         self._wake.set()
         return task_id
 
@@ -82,7 +87,7 @@ class TaskQueue:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 "SELECT id::text AS task_id, type, status, priority, payload, result, error, "
-                "created_at, updated_at FROM tasks WHERE id = %s AND owner = %s",
+                "assignment, created_at, updated_at FROM tasks WHERE id = %s AND owner = %s",
                 (task_id, owner))
             row = await cur.fetchone()
         if row is None:

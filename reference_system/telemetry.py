@@ -33,6 +33,9 @@ CONSUMER = "pipeline"
 DUPLICATE_WINDOW_S = 600
 METRIC_FIELDS = ("cpu", "memory", "disk", "battery", "temperature", "inference_count")
 
+# Advisory lock key taken by every process creating tables (API replicas, the pipeline):
+# concurrent CREATE ... IF NOT EXISTS statements race in PostgreSQL without it.
+SCHEMA_LOCK = 0x505253
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS telemetry (
     device          text NOT NULL,

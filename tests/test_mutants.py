@@ -38,3 +38,13 @@ def test_a_planted_defect_is_caught_by_the_scenario_that_targets_it():
     assert row["detected"] is True
     # Unchecked signatures let both tampered and unsigned (alg=none) tokens through.
     assert any(k in n for n in row["caught_by"] for k in ("tampered", "alg_none")), row
+
+
+@pytest.mark.parametrize(("output", "reason"), [
+    ("....E\nE   target 'local' did not start: nats exited\nERROR x.py::t\n",
+     "E   target 'local' did not start: nats exited"),
+    ("..F\nE   assert 1 == 2\nFAILED x.py::t - assert 1 == 2\n", "E   assert 1 == 2"),
+    ("", "(no output)"),
+])
+def test_a_failing_run_names_its_first_reason(output, reason):
+    assert mutants.first_reason(output) == reason

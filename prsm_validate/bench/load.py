@@ -109,7 +109,7 @@ def _median(measure: Callable[[], float | None], runs: int) -> float | None:
 
 
 def _generators(args: argparse.Namespace) -> dict[str, float | None]:
-    from prsm_validate.targets.ports import free_ports
+    from reference_system.ports import free_ports
 
     port = free_ports(1)[0]
     with tempfile.TemporaryDirectory(prefix="prsm-bench-load-") as tmp:

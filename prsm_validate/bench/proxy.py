@@ -84,9 +84,14 @@ def _connect(port: int) -> socket.socket:
     return sock
 
 
-def _round_trips(sock: socket.socket, count: int) -> list[float]:
+def round_trips(sock: socket.socket, count: int, budget_s: float | None = None) -> list[float]:
+    """Seconds per 64-byte echo round trip on ``sock``: ``count`` of them, or (with a budget)
+    as many as fit in ``budget_s`` once 50 are taken."""
     payload, samples = b"p" * 64, []
+    deadline = None if budget_s is None else time.perf_counter() + budget_s
     for _ in range(count):
+        if deadline is not None and len(samples) >= 50 and time.perf_counter() > deadline:
+            break
         started = time.perf_counter()
         sock.sendall(payload)
         received = 0
@@ -100,11 +105,11 @@ def _latency(direct_port: int, proxied_port: int, samples: int) -> dict[str, lis
     """Alternating blocks of round trips, so drift on a shared machine hits both paths."""
     result: dict[str, list[float]] = {"direct": [], "proxied": []}
     with _connect(direct_port) as direct, _connect(proxied_port) as proxied:
-        _round_trips(direct, 200), _round_trips(proxied, 200)  # warm-up
+        round_trips(direct, 200), round_trips(proxied, 200)  # warm-up
         block = max(samples // 10, 1)
         for _ in range(max(samples // block, 1)):
-            result["direct"] += _round_trips(direct, block)
-            result["proxied"] += _round_trips(proxied, block)
+            result["direct"] += round_trips(direct, block)
+            result["proxied"] += round_trips(proxied, block)
     return result
 
 

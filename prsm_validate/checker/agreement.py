@@ -2,12 +2,15 @@
 
 Input per node is what its ``/log`` endpoint returns::
 
-    {"entries": [{"seq": 1, "view": 0, "digest": "ab..", "request_ids": ["r1"]}],
+    {"entries": [{"seq": 1, "view": 0, "digest": "ab..", "request_ids": ["client/0@1"],
+                  "operation_ids": ["t-1"]}],
      "checkpoints": {"128": "<state digest>"}}
 
 Honest nodes must commit the same digest at every sequence number (whatever the view, so a
 sequence number is never reassigned across view changes), hold the same state digest at every
-checkpoint they share, and never execute one request at two different sequence numbers.
+checkpoint they share, and never execute one request (PBFT's ``client@timestamp``) at two
+different sequence numbers. Operation ids are the client's business: it may order one twice
+(a retry), and the state machine decides what the repeat does.
 """
 
 from __future__ import annotations
@@ -44,15 +47,19 @@ class NodeLog:
     node: str
     entries: list[CommittedEntry]
     checkpoints: dict[int, str] = field(default_factory=dict)
+    installs: list[tuple[int, int]] | None = None  # (snapshot seq, entries executed before)
 
     @classmethod
     def from_json(cls, node: str, data: Mapping[str, Any]) -> NodeLog:
         """Build from a node's ``/log`` response body."""
         entries = [CommittedEntry(int(e["seq"]), int(e.get("view", 0)), str(e["digest"]),
-                                  tuple(str(r) for r in e.get("request_ids", ())))
+                                  tuple(str(r) for r in e.get("request_ids", ())
+                                        if r is not None))
                    for e in data.get("entries", [])]
         checkpoints = {int(seq): str(d) for seq, d in (data.get("checkpoints") or {}).items()}
-        return cls(node, entries, checkpoints)
+        installs = data.get("installs")
+        return cls(node, entries, checkpoints, None if installs is None else
+                   [(int(i["seq"]), int(i["after_entries"])) for i in installs])
 
 
 def check_agreement(logs: Sequence[NodeLog], honest: Collection[str] | None = None) -> Verdict:
@@ -66,6 +73,7 @@ def check_agreement(logs: Sequence[NodeLog], honest: Collection[str] | None = No
         "conflicting digests": _digest_conflicts(chosen),
         "conflicting checkpoints": _checkpoint_conflicts(chosen),
         "request executed at two sequence numbers": _double_execution(chosen),
+        "sequence numbers skipped in execution": _skipped(chosen),
     }
     problems = {k: v[:WITNESS_LIMIT] for k, v in problems.items() if v}
     figures["common_prefix"] = _common_prefix(chosen)
@@ -103,6 +111,23 @@ def _double_execution(logs: Sequence[NodeLog]) -> list[dict[str, Any]]:
                 seqs[request][entry.seq].append(log.node)
     return [{"request_id": request, "executed_at": {seq: nodes for seq, nodes in at.items()}}
             for request, at in sorted(seqs.items()) if len(at) > 1]
+
+
+def _skipped(logs: Sequence[NodeLog]) -> list[dict[str, Any]]:
+    """Execution must go 1, 2, 3...: a node may jump only to a snapshot state transfer
+    installed. Logs without install records (a partial /log) are not judged."""
+    found = []
+    for log in logs:
+        if log.installs is None:
+            continue
+        jumps = dict((after, seq) for seq, after in log.installs)
+        previous = 0
+        for position, entry in enumerate(log.entries):
+            previous = max(previous, jumps.get(position, previous))
+            if entry.seq > previous + 1:
+                found.append({"node": log.node, "executed": entry.seq, "after": previous})
+            previous = max(previous, entry.seq)
+    return found
 
 
 def _common_prefix(logs: Sequence[NodeLog]) -> int:

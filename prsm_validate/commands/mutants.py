@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
 from pathlib import Path
 
 NAME = "mutants"
@@ -22,6 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Baseline first (it must pass), then every mutant; exit 1 if any is undetected."""
+    # SIGTERM unwinds like Ctrl-C: the scratch copies and report folders are removed.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     from prsm_validate import mutants
 
     chosen = [m for m in mutants.MUTANTS if not args.only or m.id in args.only]
@@ -33,10 +37,14 @@ def run(args: argparse.Namespace) -> int:
     scenarios = tuple(sorted({s for m in chosen for s in m.scenarios}))
     false_alarms = 0
     for index in range(args.baseline_runs):
-        passed, seconds, failed = mutants.run_scenarios(scenarios, None, cwd)
+        log = cwd / "reports" / "mutants" / f"baseline-{index + 1}.log"
+        passed, seconds, failed = mutants.run_scenarios(scenarios, None, cwd, failure_log=log)
         false_alarms += 0 if passed else 1
         print(f"baseline {index + 1}: {'pass' if passed else 'FAIL (false alarm)'} "
               f"in {seconds:.0f}s {' '.join(failed)}", flush=True)
+        if not passed:
+            reason = mutants.first_reason(log.read_text(errors="replace"))
+            print(f"  why: {reason}\n  output: {log}", flush=True)
     rows = []
     for mutant in chosen:
         rows.append(mutants.detect(mutant, cwd))

@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"API port, 0 = a free one (default {DEFAULT_PORT})")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of toxicity draws and jitter, for replayable runs")
+    parser.add_argument("--container-network", action="store_true",
+                        help="inside a container on a private Docker network: listen on any "
+                        "interface and forward to other containers (not only loopback)")
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -40,7 +43,8 @@ async def _main(args: argparse.Namespace) -> None:
         shown = f"[{host}]" if ":" in host else host
         print(f"fault proxy API listening on http://{shown}:{port}", flush=True)
 
-    await serve_forever(args.host, args.port, stop, ready, seed=args.seed)
+    await serve_forever(args.host, args.port, stop, ready, seed=args.seed,
+                        loopback_only=not args.container_network)
 
 
 def run(args: argparse.Namespace) -> int:

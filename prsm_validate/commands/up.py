@@ -70,4 +70,11 @@ def _print(info: dict[str, object], as_json: bool) -> None:
     for key in ("api_url", "postgres_dsn", "redis_url", "nats_url", "credentials_file",
                 "log_dir"):
         print(f"  {key:17} {info[key]}")
+    for node in info.get("nodes") or []:  # type: ignore[attr-defined]
+        print(f"  {node['id']:17} {node['url']}/status")
+    services = info.get("services") or {}
+    if isinstance(services, dict):
+        for key, what in (("gateway", "load-balanced API"), ("fault_proxy", "Toxiproxy API")):
+            if services.get(key):
+                print(f"  {key:17} {services[key]} ({what})")
     print(f"  {'pids':17} {info['pids']}", flush=True)

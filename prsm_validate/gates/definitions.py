@@ -3,7 +3,10 @@
 Criterion kinds:
 - ``automated``: a selection of scenarios (node-id prefixes) that must run and pass, plus
   optional thresholds on figures the scenarios record (``record_property``), e.g.
-  ``{property: e2e_latency_ms.p99, op: "<", value: 5000}``;
+  ``{property: e2e_latency_ms.p99, op: "<", value: 5000}``, and optional k6-style SLA lines
+  (``sla: ["http_req_duration{name:health}: p(99)<10ms over 5s"]``) judged on the metrics each
+  selected scenario recorded (its full per-second HDR store, so windows and any percentile
+  are exact); a line no selected scenario recorded data for is not-measured;
 - ``evidence``: an artifact (glob) that must exist and validate (``yaml`` or ``k8s``);
 - ``manual``: listed as not automatable; never reported as passed.
 """
@@ -45,6 +48,7 @@ class Criterion:
     description: str
     select: tuple[str, ...] = ()
     thresholds: tuple[Threshold, ...] = ()
+    sla: tuple[str, ...] = ()
     artifact: str | None = None
     validate: str | None = None
 
@@ -94,8 +98,19 @@ def _criterion(path: Path, where: str, body: Any) -> Criterion:
         id=str(body["id"]), kind=kind, description=str(body["description"]),
         select=tuple(str(s) for s in body.get("select", [])),
         thresholds=tuple(_threshold(path, where, t) for t in body.get("thresholds", [])),
+        sla=tuple(_sla_line(path, where, line) for line in body.get("sla", [])),
         artifact=body.get("artifact"), validate=body.get("validate"),
     )
+
+
+def _sla_line(path: Path, where: str, line: Any) -> str:
+    from prsm_validate.sla.thresholds import ThresholdSyntaxError, parse_line
+
+    try:
+        parse_line(str(line))
+    except ThresholdSyntaxError as exc:
+        raise GateFileError(f"{path}: {where}.sla: {exc}") from None
+    return str(line)
 
 
 def _threshold(path: Path, where: str, body: Any) -> Threshold:

@@ -48,7 +48,31 @@ def automated(criterion: Criterion, outcomes: list[dict[str, Any]]) -> dict[str,
     if not passed:
         return {"verdict": "not-measured", "reason": "no selected scenario ran and passed "
                 f"(selection: {', '.join(criterion.select)})"}
-    return _thresholds(criterion.thresholds, passed)
+    verdict = _thresholds(criterion.thresholds, passed)
+    if verdict["verdict"] != "pass" or not criterion.sla:
+        return verdict
+    return _sla(criterion, passed, verdict)
+
+
+GATE_SLA = "gate_sla"  # the property carrying a test's results of its gates' SLA lines
+
+
+def _sla(criterion: Criterion, passed: list[dict[str, Any]], verdict: dict[str, Any]
+         ) -> dict[str, Any]:
+    """Every SLA line held in every selected scenario that recorded its metric."""
+    results = [r for o in passed for r in o.get("properties", {}).get(GATE_SLA, [])
+               if r.get("criterion") == criterion.id]
+    for line in criterion.sla:
+        mine = [r for r in results if r["line"] == line and r["verdict"] != "unknown"]
+        if not mine:
+            return {"verdict": "not-measured", "threshold": line,
+                    "reason": f"no selected scenario recorded data for {line}"}
+        bad = [r for r in mine if r["verdict"] != "pass"]
+        if bad:
+            return {"verdict": "fail", "threshold": line, "measured": bad[0].get("measured"),
+                    "reason": f"{bad[0]['nodeid']}: {bad[0]['message']}"}
+    return {**verdict, "threshold": "; ".join(filter(None, [verdict.get("threshold", ""),
+                                                           *criterion.sla]))}
 
 
 def _thresholds(thresholds: tuple[Threshold, ...], passed: list[dict[str, Any]]

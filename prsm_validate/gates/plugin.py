@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from prsm_validate.gates.definitions import Gate, GateFileError, load_gates
-from prsm_validate.gates.evaluate import evaluate, selected
+from prsm_validate.gates.evaluate import GATE_SLA, evaluate, selected
 
 DEFAULT_FILE = "fixtures/gates.yaml"
 
@@ -49,6 +49,18 @@ class GatePlugin:
             config.hook.pytest_deselected(items=dropped)
         items[:] = keep
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Any:
+        """After the test body: judge the SLA lines of the criteria selecting this test on its
+        metric store, and carry the results on the report (xdist-safe)."""
+        report: pytest.TestReport = yield
+        lines = [(c.id, line) for c in self.gate.criteria if selected(c, item.nodeid)
+                 for line in c.sla]
+        if call.when == "call" and lines:
+            report.user_properties.append((GATE_SLA, _judge(item, lines)))
+        return report
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Evaluate the gate (before the run report is written) and set the exit status."""
@@ -75,3 +87,17 @@ class GatePlugin:
         failing = ", ".join(self.verdict["failing"]) or "none"
         terminalreporter.write_line(f"gate {self.gate.name}: {self.verdict['verdict'].upper()}"
                                     f" (failing: {failing})")
+
+
+def _judge(item: pytest.Item, lines: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    from prsm_validate.sla.evaluate import evaluate_lines
+    from prsm_validate.sla.plugin import STORE_KEY
+    from prsm_validate.sla.store import MetricStore
+
+    store = item.stash.get(STORE_KEY, None) or MetricStore()
+    judged = []
+    for criterion, line in lines:
+        for result in evaluate_lines([line], store):
+            judged.append({"criterion": criterion, "line": line, "nodeid": item.nodeid,
+                           "message": result.message(), **result.to_json()})
+    return judged

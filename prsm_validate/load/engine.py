@@ -30,7 +30,7 @@ from prsm_validate.load.progress import Progress
 from prsm_validate.load.recorder import SPEC_FILE_ENV, Recorder, split_key
 from prsm_validate.load.result import LoadResult
 from prsm_validate.load.schedule import Stage, total
-from prsm_validate.targets.ports import free_ports
+from reference_system.ports import free_ports
 
 __all__ = ["Endpoint", "LoadPlan", "LoadResult", "Stage", "run_load", "worker_command"]
 ENGINE = Path(__file__).with_name("locustfile_engine.py")

@@ -10,14 +10,16 @@ scope exits, also on failure. Whatever is still in force when the test ends is h
 from __future__ import annotations
 
 import contextlib
+import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from prsm_validate.history import History
+from prsm_validate.nemesis import cluster as cluster_faults
 from prsm_validate.targets import base
 
 NEMESIS = "nemesis"
@@ -39,13 +41,41 @@ class FaultRecord:
 
 
 @dataclass
+class ActiveFault:
+    """A fault in force: ``heal()`` it, or use it as a context manager (healed on exit)."""
+
+    nemesis: Nemesis
+    record: FaultRecord
+
+    def heal(self) -> None:
+        """Undo the fault now (idempotent)."""
+        self.nemesis._end(self.record)
+
+    def __enter__(self) -> ActiveFault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.heal()
+
+
+@dataclass
 class Nemesis:
-    """Process faults on a deployment, with automatic healing."""
+    """Faults on a deployment (process, link, partition, Byzantine), with automatic healing.
+
+    ``seed`` drives every random choice (which node a shape cuts first...), so a run's faults
+    replay with ``--prsm-seed``.
+    """
 
     deployment: base.Deployment
     history: History | None = None
+    seed: int = 0
     timeline: list[FaultRecord] = field(default_factory=list)
     _undo: list[tuple[FaultRecord, Callable[[], None]]] = field(default_factory=list)
+    _proxy: Any = None
+    _byzantine: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
 
     def _require(self, capability: str) -> base.ProcessControl:
         if not self.deployment.has(capability) or self.deployment.control is None:
@@ -150,6 +180,90 @@ class Nemesis:
         finally:
             self._end(record)
 
+    # the consensus cluster -----------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[str]:
+        """Component names of the consensus replicas (``node-0`` ...)."""
+        return [node.id for node in self.deployment.nodes]
+
+    def primary(self) -> str:
+        """The current primary, as agreed by f+1 replicas; fails the test if there is none."""
+        from prsm_validate.client.nodes import Cluster
+
+        with Cluster(self.deployment) as nodes:
+            primary = nodes.primary()
+        if primary is None:
+            pytest.fail("no primary is agreed by f+1 replicas now", pytrace=False)
+        return primary
+
+    def _fault_proxy(self, capability: str) -> Any:
+        self._require(capability)
+        url = self.deployment.services.get("fault_proxy")
+        if not url:
+            pytest.skip(f"target {self.deployment.target!r} has no fault proxy on its "
+                        f"consensus links (capability {capability})")
+        if self._proxy is None:
+            from prsm_validate.nemesis.proxy.client import ProxyClient
+
+            self._proxy = ProxyClient(url)
+        return self._proxy
+
+    def partition(self, shape: str = "isolate", nodes: Sequence[str] | None = None,
+                  **options: Any) -> ActiveFault:
+        """Partition the replicas (``nodes``; add ``"api"`` to cut the API's links too) by a
+        named shape: isolate, isolate-primary, halves, majority-minority, majorities-ring,
+        bridge, or ``explicit`` with ``grudge={node: [nodes it must not hear]}``."""
+        proxy = self._fault_proxy(base.PARTITION)
+        names = list(nodes or self.nodes)
+        primary = self.primary() if shape == "isolate-primary" else None
+        grudge = cluster_faults.grudge_for(shape, names, self.rng, primary, **options)
+        record = self._begin("partition", f"{shape}:{cluster_faults.describe(grudge)}",
+                             cluster_faults.partition(proxy, grudge))
+        return ActiveFault(self, record)
+
+    def link(self, src: str, dst: str) -> LinkFaults:
+        """Toxics on the directed link ``src -> dst``: ``nemesis.link(a, b).latency(ms=200)``."""
+        return LinkFaults(self, src, dst)
+
+    def byzantine(self, node: str, *modes: str, negative_control: bool = False) -> ActiveFault:
+        """Restart ``node`` with Byzantine behaviours (``equivocate``, ``silence:1,2`` ...);
+        at most f nodes at once unless the scenario is a ``negative_control``."""
+        control = self._require(base.BYZANTINE)
+        f = (len(self.nodes) - 1) // 3
+        faulty = {*self._byzantine, node}
+        if len(faulty) > f and not negative_control:
+            raise ValueError(f"{len(faulty)} Byzantine nodes {sorted(faulty)} exceed f = {f}; "
+                             "pass negative_control=True for a scenario that must see it fail")
+        control.restart_node(node, modes)  # type: ignore[attr-defined]
+        self._byzantine[node] = modes
+
+        def undo() -> None:
+            self._byzantine.pop(node, None)
+            control.restart_node(node, ())  # type: ignore[attr-defined]
+
+        return ActiveFault(self, self._begin("byzantine", f"{node}:{'+'.join(modes)}", undo))
+
+    def twins(self, node: str, sees_twin: Sequence[str]) -> ActiveFault:
+        """Start a second process with ``node``'s identity; ``sees_twin`` (replicas, or
+        ``"api"``) talk to the twin from now on, everyone else to the original."""
+        proxy = self._fault_proxy(base.BYZANTINE)
+        control = self._require(base.BYZANTINE)
+        twin, listen = control.start_twin(node)  # type: ignore[attr-defined]
+        try:
+            back = cluster_faults.redirect(proxy, sees_twin, node, listen)
+        except BaseException:
+            control.stop_twin(twin)  # type: ignore[attr-defined]
+            raise
+
+        def undo() -> None:
+            try:
+                back()
+            finally:
+                control.stop_twin(twin)  # type: ignore[attr-defined]
+
+        return ActiveFault(self, self._begin("twins", f"{node}:{','.join(sees_twin)}", undo))
+
     # healing -----------------------------------------------------------------------------
 
     def active(self) -> list[FaultRecord]:
@@ -167,4 +281,52 @@ class Nemesis:
                 errors.append(f"could not heal {record.kind} {record.target}: {exc}")
                 if self._undo and self._undo[-1][0] is record:
                     self._undo.pop()
+        if self._proxy is not None:
+            self._proxy.close()
+            self._proxy = None
         return errors
+
+
+@dataclass
+class LinkFaults:
+    """Toxics on one directed link; each returns an :class:`ActiveFault`."""
+
+    nemesis: Nemesis
+    src: str
+    dst: str
+
+    def _toxic(self, kind: str, attributes: dict[str, int], stream: str,
+               toxicity: float = 1.0) -> ActiveFault:
+        proxy = self.nemesis._fault_proxy(base.LINK_FAULTS)
+        undo = cluster_faults.toxic(proxy, self.src, self.dst, kind, attributes, stream,
+                                    toxicity)
+        record = self.nemesis._begin(kind, f"{self.src}->{self.dst}", undo)
+        return ActiveFault(self.nemesis, record)
+
+    def latency(self, ms: int, jitter: int = 0, stream: str = "upstream",
+                toxicity: float = 1.0) -> ActiveFault:
+        """Delay every chunk by ``ms`` +- ``jitter`` milliseconds."""
+        return self._toxic("latency", {"latency": ms, "jitter": jitter}, stream, toxicity)
+
+    def bandwidth(self, rate_kb_s: int, stream: str = "upstream") -> ActiveFault:
+        """Limit the link to ``rate_kb_s`` KB/s."""
+        return self._toxic("bandwidth", {"rate": rate_kb_s}, stream)
+
+    def blackhole(self, stream: str = "both") -> ActiveFault:
+        """Drop all data, connections held open (Toxiproxy ``timeout`` 0)."""
+        return self._toxic("timeout", {"timeout": 0}, stream)
+
+    def reset_peer(self, after_ms: int = 0, stream: str = "upstream") -> ActiveFault:
+        """Reset connections (TCP RST) after ``after_ms``."""
+        return self._toxic("reset_peer", {"timeout": after_ms}, stream)
+
+    def slicer(self, average_size: int = 64, size_variation: int = 32, delay_us: int = 100,
+               stream: str = "upstream") -> ActiveFault:
+        """Slice data into small chunks with a delay between them."""
+        return self._toxic("slicer", {"average_size": average_size,
+                                      "size_variation": size_variation, "delay": delay_us},
+                           stream)
+
+    def limit_data(self, nbytes: int, stream: str = "upstream") -> ActiveFault:
+        """Close connections after ``nbytes`` bytes."""
+        return self._toxic("limit_data", {"bytes": nbytes}, stream)

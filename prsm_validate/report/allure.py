@@ -2,11 +2,14 @@
 
 allure-pytest writes results while tests run, before we know whether the run used the system
 under test; so results go to a scratch folder that moves into the run folder at the end, or is
-removed when the run wrote no report. A ``--alluredir`` given by the user is left alone.
+removed when the run wrote no report. A ``--alluredir`` given by the user is left alone. A
+session killed by SIGKILL cannot remove its scratch folder; the folder's name carries the
+session's PID, and the next session removes the folders of sessions no longer alive.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 
 SCRATCH_KEY = pytest.StashKey[Path]()
+PREFIX = "prsm-allure-"
 
 
 def _already_recording() -> bool:
@@ -33,9 +37,31 @@ def enable(config: pytest.Config) -> None:
         return
     if getattr(config.option, "allure_report_dir", None) or _already_recording():
         return
-    scratch = Path(tempfile.mkdtemp(prefix="prsm-allure-"))
+    remove_orphans()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
     config.option.allure_report_dir = str(scratch)
     config.stash[SCRATCH_KEY] = scratch
+
+
+def remove_orphans(folder: Path | None = None) -> list[Path]:
+    """Remove the scratch folders of sessions that died without removing them; returns them."""
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
+        pid = path.name[len(PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def finish(config: pytest.Config, run_dir: Path | None) -> None:

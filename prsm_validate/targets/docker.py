@@ -10,20 +10,27 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 from prsm_validate.targets import base, probes
-from prsm_validate.targets.ports import free_ports
+from prsm_validate.targets.cluster import ClusterLayout, ClusterNetwork, build_cluster, node_name
 from prsm_validate.targets.processes import Reaper, StartupError
+from reference_system.ports import free_ports
 
 LABEL = "prsm.run"
 USERNAME = "validator"
 READY_TIMEOUT_S = 60.0
+GENESIS_BALANCE = 10**12  # as the local target: enough to fund every scenario
+NODE_TCP, NODE_HTTP, PROXY_API, FIRST_LINK_PORT = 7000, 7100, 8474, 9000
+CLUSTER_DIR = "/cluster"  # the cluster files, mounted read-only into nodes and the API
 
 
 @dataclass
@@ -42,13 +49,16 @@ class DockerTarget:
     name: str = "docker"
     capabilities: frozenset[str] = frozenset(
         {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER, base.EDGE,
-         base.PIPELINE, base.TOKEN_SIGNING, base.LINK_FAULTS})
+         base.PIPELINE, base.TOKEN_SIGNING, base.LINK_FAULTS, base.CONSENSUS, base.PARTITION})
+    nodes: int = 4
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     ready_s: float | None = None
     image: str | None = None
     _services: dict[str, Service] = field(default_factory=dict)
     _network: Any = None
     _reaper: Reaper | None = None
+    _root: str | None = None
+    _cluster: ClusterLayout | None = None
 
     @property
     def label(self) -> str:
@@ -78,10 +88,12 @@ class DockerTarget:
         from testcontainers.core.network import Network
 
         self._network = Network(docker_network_kw={"labels": {LABEL: self.run_id}}).create()
-        ports = dict(zip(("api", "postgres", "redis", "nats", "edge", "pipeline"),
-                         free_ports(6), strict=True))
+        names = ("api", "postgres", "redis", "nats", "edge", "pipeline", "faults",
+                 *(node_name(i) for i in range(self.nodes)))
+        ports = dict(zip(names, free_ports(len(names)), strict=True))
         password, jwt_secret = secrets.token_urlsafe(18), secrets.token_urlsafe(48)
         self._start_backends(ports)
+        self._start_cluster(ports)
         self._start_apps(ports, password, jwt_secret)
         self._wait_all()
         from prsm_validate.targets.local import _hs256_signer
@@ -95,17 +107,60 @@ class DockerTarget:
             nats_url=f"nats://127.0.0.1:{ports['nats']}", control=self,
             token_signer=_hs256_signer(jwt_secret),
             services={"edge": f"http://127.0.0.1:{ports['edge']}",
-                      "pipeline": f"http://127.0.0.1:{ports['pipeline']}"},
+                      "pipeline": f"http://127.0.0.1:{ports['pipeline']}",
+                      "fault_proxy": f"http://127.0.0.1:{ports['faults']}"},
+            nodes=[base.NodeEndpoint(node_name(i), f"http://127.0.0.1:{ports[node_name(i)]}")
+                   for i in range(self.nodes)],
         )
 
+    def _start_cluster(self, ports: dict[str, int]) -> None:
+        """The fault proxy, every link proxy on it, and the replicas behind them."""
+        from prsm_validate.nemesis.proxy.client import ProxyClient
+
+        self._root = tempfile.mkdtemp(prefix=f"prsm-docker-{self.run_id}-")
+        assert self._reaper is not None
+        self._reaper.watch_path(self._root)
+        network = ClusterNetwork(
+            "0.0.0.0", [(NODE_TCP, NODE_HTTP)] * self.nodes,
+            list(range(FIRST_LINK_PORT, FIRST_LINK_PORT + self.nodes ** 2)),
+            proxy_listen_host="0.0.0.0", proxy_dial_host="faults",
+            upstream_hosts=[node_name(i) for i in range(self.nodes)])
+        self._cluster = build_cluster(Path(self._root), self.nodes,
+                                      {USERNAME: GENESIS_BALANCE}, network)
+        os.chmod(self._root, 0o755)
+        faults = self._container("faults", ["proxy", "--host", "0.0.0.0", "--port",
+                                            str(PROXY_API), "--container-network"],
+                                 PROXY_API, ports["faults"], entrypoint="prsm-validate")
+        url = f"http://127.0.0.1:{ports['faults']}"
+        self._services["faults"] = Service("faults", faults,
+                                           lambda: probes.http_ok(f"{url}/version"))
+        self._wait("faults")
+        with ProxyClient(url) as client:
+            self._cluster.create_proxies(client)
+        for i in range(self.nodes):
+            self._start_node(i, ports[node_name(i)])
+
+    def _start_node(self, i: int, http_port: int) -> None:
+        command = ["node", "--config", f"{CLUSTER_DIR}/cluster.json", "--id", str(i),
+                   "--data-dir", "/data/node"]
+        container = self._container(node_name(i), command, NODE_HTTP, http_port,
+                                    mounts={self._root or "": CLUSTER_DIR})
+        url = f"http://127.0.0.1:{http_port}/status"
+        self._services[node_name(i)] = Service(node_name(i), container,
+                                               lambda: probes.http_ok(url))
+
     def _container(self, name: str, command: list[str], port: int, host_port: int,
-                   env: dict[str, str] | None = None) -> Any:
+                   env: dict[str, str] | None = None, mounts: dict[str, str] | None = None,
+                   **options: Any) -> Any:
         from testcontainers.core.container import DockerContainer
 
         container = DockerContainer(self.image or "", command=command, env=env or {},
                                     name=f"prsm-{self.run_id}-{name}", network=self._network,
-                                    network_aliases=[name], labels={LABEL: self.run_id})
+                                    network_aliases=[name], labels={LABEL: self.run_id},
+                                    **options)
         container.ports[f"{port}/tcp"] = ("127.0.0.1", host_port)
+        for host, inside in (mounts or {}).items():
+            container.with_volume_mapping(host, inside, "ro")
         return container.start()
 
     def _start_backends(self, ports: dict[str, int]) -> None:
@@ -127,10 +182,13 @@ class DockerTarget:
                 "PRSM_REF_POSTGRES_DSN": dsn, "PRSM_REF_REDIS_URL": "redis://redis:6379/0",
                 "PRSM_REF_NATS_URL": nats, "PRSM_REF_JWT_SECRET": jwt_secret,
                 "PRSM_REF_USERS": json.dumps({USERNAME: hash_password(password)}),
-                "PRSM_REF_EDGE_URL": "http://edge:8100", "PRSM_REF_L1_CAPACITY": "256"}),
+                "PRSM_REF_EDGE_URL": "http://edge:8100", "PRSM_REF_L1_CAPACITY": "256",
+                "PRSM_REF_CONSENSUS_CONFIG": f"{CLUSTER_DIR}/cluster.json",
+                "PRSM_REF_CONSENSUS_CLIENT_KEYS": f"{CLUSTER_DIR}/client-keys.json"}),
         }
         for name, (command, port, env) in apps.items():
-            container = self._container(name, command, port, ports[name], env)
+            mounts = {self._root or "": CLUSTER_DIR} if name == "api" else None
+            container = self._container(name, command, port, ports[name], env, mounts)
             self._services[name] = Service(name, container, _probe(name, ports[name]))
 
     def _wait_all(self) -> None:
@@ -198,6 +256,9 @@ class DockerTarget:
 
         remove_docker_label(self.label)
         self._services.clear()
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
         if self._reaper is not None:
             self._reaper.close()
             self._reaper = None
@@ -210,6 +271,8 @@ def _probe(name: str, port: int) -> Callable[[], bool]:
         return lambda: probes.redis_ping("127.0.0.1", port)
     if name == "nats":
         return lambda: probes.tcp_open("127.0.0.1", port)
+    if name == "api":  # ready = healthy and the cluster ordered a no-op
+        return lambda: probes.http_component_up(f"http://127.0.0.1:{port}/health", "consensus")
     return lambda: probes.http_ok(f"http://127.0.0.1:{port}/health")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import urllib.request
 
@@ -34,6 +35,18 @@ def http_ok(url: str, timeout_s: float = 1.0) -> bool:
         return False
     except urllib.error.URLError as exc:
         raise ConnectionError(str(exc.reason)) from None
+
+
+def http_component_up(url: str, component: str, timeout_s: float = 2.0) -> bool:
+    """GET ``url`` answers 2xx with JSON whose ``components.<component>.status`` is up."""
+    try:
+        with _OPENER.open(url, timeout=timeout_s) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError:
+        return False
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc.reason)) from None
+    return body.get("components", {}).get(component, {}).get("status") == "up"
 
 
 def tcp_open(host: str, port: int, timeout_s: float = 0.5) -> bool:

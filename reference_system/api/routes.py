@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -32,13 +33,16 @@ async def health(request: Request) -> JSONResponse:
     """Per-component status; 503 when a required component is down."""
     state = request.app.state
     timeout = state.settings.dependency_timeout_s
-    checks: dict[str, Any] = {
-        "postgres": probes.postgres_check(state.pool),
-        "redis": state.redis.ping(),
+    checks: dict[str, probes.Check] = {
+        "postgres": lambda: probes.postgres_check(state.pool),
+        "redis": state.redis.ping,
     }
     if state.settings.nats_url:
-        checks["nats"] = probes.nats_check(state.settings.nats_url)
-    results = await asyncio.gather(*(probes.probe(n, c, timeout) for n, c in checks.items()))
+        checks["nats"] = lambda: probes.nats_check(state.settings.nats_url)
+    if state.ordering.enabled:
+        checks["consensus"] = state.ordering.check
+    results = await asyncio.gather(*(state.probes.probe(name, check, timeout)
+                                     for name, check in checks.items()))
     components = dict(zip(checks, results, strict=True))
     status, code = probes.overall(components)
     return JSONResponse({"status": status, "components": components}, code)
@@ -104,9 +108,23 @@ async def memory_stats(user: User, request: Request) -> dict[str, Any]:
 
 @router.post("/api/tasks/submit")
 async def task_submit(body: TaskSubmit, user: User, request: Request) -> dict[str, Any]:
-    """Queue a task; it is durable when this returns."""
-    task_id = await request.app.state.tasks.submit(user, body.type, body.payload, body.priority)
-    return {"task_id": task_id, "status": "queued"}
+    """Queue a task (ordered through consensus when a cluster is configured); it is durable
+    when this returns."""
+    state = request.app.state
+    task_id, assignment = str(uuid.uuid4()), None
+    if state.ordering.enabled:
+        assignment = await _order_task(state.ordering, task_id, body)
+    await state.tasks.submit(user, body.type, body.payload, body.priority, task_id, assignment)
+    return {"task_id": task_id, "status": "queued", "assignment": assignment}
+
+
+async def _order_task(ordering: Any, task_id: str, body: TaskSubmit) -> dict[str, Any]:
+    result = await ordering.submit({"op": "task_submit", "id": task_id, "type": body.type,
+                                    "payload": body.payload, "priority": body.priority})
+    if not result.get("ok"):
+        raise ApiError(409, f"task {task_id} not ordered: {result.get('error')}")
+    task = result["task"]
+    return {"seq": task["seq"], "position": task["position"], "worker": task["worker"]}
 
 
 @router.get("/api/tasks/{task_id}")
@@ -183,8 +201,6 @@ async def _generate(state: Any, body: Generate) -> llm.Generation:
 
 
 def _task_uuid(task_id: str) -> str:
-    import uuid
-
     try:
         return str(uuid.UUID(task_id))
     except ValueError:

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from reference_system.consensus.config import ClusterConfig, load_node_key, split_address
     from reference_system.consensus.node import Node, serve
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = ClusterConfig.load(args.config)
     key_path = args.key or args.config.parent / f"node-{args.id}.key.json"
     node_id, seed, client_secret = load_node_key(key_path)

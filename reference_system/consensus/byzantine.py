@@ -5,12 +5,18 @@ and rewrites what it sends, towards chosen receivers (all peers when none are na
 
 - ``equivocate``: as primary, send a conflicting, validly signed PRE-PREPARE (other batch,
   same view and sequence) to the targets;
-- ``double-vote``: send PREPARE/COMMIT for a different digest to the targets;
+- ``double-vote``: send PREPARE/COMMIT to the targets for the conflicting batch an
+  equivocating primary proposes at that slot (the batch reversed), so a colluding group of
+  f+1 can build conflicting quorums (the negative control); a digest never seen in a
+  PRE-PREPARE gets a made-up one;
 - ``corrupt-sig``: flip bits in the signature of every signed message to the targets;
 - ``mutate`` (or ``mutate-view``, ``mutate-seq``, ``mutate-digest``): small-scope mutation
   of view +-1, sequence +-1 or digest swap, re-signed so only the content is wrong;
 - ``silence``: send nothing to the targets;
-- ``replay``: also send the targets a message this replica sent earlier.
+- ``replay``: also send the targets a message this replica sent earlier;
+- ``forge``: with every PRE-PREPARE, PREPARE or COMMIT to the targets, also send PREPAREs and
+  COMMITs for that batch (the conflicting one, for a vote) in the names of the other replicas,
+  signed with its own key: only signature checks stop it from faking a quorum.
 
 Specs parse from ``MODE[:peer,peer]`` (``--byzantine`` of ``prsm-ref node``). Twins need no
 code here: two processes started with the same id and key file, different listen addresses.
@@ -31,7 +37,7 @@ from reference_system.consensus.messages import SIGNED, Commit, Prepare, PrePrep
 from reference_system.consensus.replica import Replica
 
 MODES = ("equivocate", "double-vote", "corrupt-sig", "mutate", "mutate-view", "mutate-seq",
-         "mutate-digest", "silence", "replay")
+         "mutate-digest", "silence", "replay", "forge")
 MUTATIONS = ("view+1", "view-1", "seq+1", "seq-1", "digest")
 
 
@@ -69,6 +75,7 @@ class ByzantineReplica:
         self.rng = random.Random(seed)
         self.sent: deque[Any] = deque(maxlen=64)
         self.mutations = 0
+        self.conflicting: dict[str, str] = {}  # digest -> the equivocated batch's digest
 
     def __getattr__(self, name: str) -> Any:
         # Introspection (status, view, last_executed...) reads the wrapped replica.
@@ -76,6 +83,9 @@ class ByzantineReplica:
 
     def step(self, event: Event) -> list[Output]:
         """Step the honest core, then misbehave on what it sends."""
+        message = getattr(event, "message", None)
+        if isinstance(message, PrePrepare):
+            self._note_conflict(message)
         out: list[Output] = []
         for output in self.honest.step(event):
             out.extend(self._rewrite(output))
@@ -90,6 +100,8 @@ class ByzantineReplica:
             return [output]
         result: list[Output] = []
         for send in sends:
+            if isinstance(send.message, PrePrepare):
+                self._note_conflict(send.message)
             result.extend(self._misbehave(send))
             self.sent.append(send.message)
         return result
@@ -99,11 +111,29 @@ class ByzantineReplica:
         for spec in self.specs:
             if spec.applies_to(send.to):
                 messages = [m for old in messages for m in self._apply(spec.mode, old)]
+        for spec in self.specs:
+            if spec.mode == "forge" and spec.applies_to(send.to):
+                messages += [f for m in messages for f in self._forge(m, send.to)]
         return [Send(send.to, m) for m in messages]
+
+    def _forge(self, message: Any, receiver: int) -> list[Any]:
+        """Votes for ``message``'s batch in other replicas' names (signed with our key)."""
+        if isinstance(message, PrePrepare):
+            digest = message.digest
+        elif isinstance(message, Prepare | Commit):
+            digest = self.conflicting.get(message.digest) or _other_digest(message.digest)
+        else:
+            return []
+        others = [r for r in range(self.honest.n) if r not in (receiver, self.honest.id)]
+        view, seq = message.view, message.seq
+        return ([self._resign(Prepare(view, seq, digest, r)) for r in others]
+                + [self._resign(Commit(view, seq, digest, r)) for r in others])
 
     def _apply(self, mode: str, message: Any) -> list[Any]:
         if mode == "silence":
             return []
+        if mode == "forge":
+            return [message]  # the forged votes are added after every rewrite
         if mode == "replay":
             return [message, self.rng.choice(self.sent)] if self.sent else [message]
         if not isinstance(message, SIGNED):
@@ -119,16 +149,28 @@ class ByzantineReplica:
     def _resign(self, message: Any, **changes: Any) -> Any:
         return sign_message(dataclasses.replace(message, **changes), self.honest.keyring)
 
+    @staticmethod
+    def _conflicting_batch(batch: tuple[Any, ...]) -> tuple[Any, ...]:
+        return batch[::-1] if len(batch) > 1 else ()
+
+    def _note_conflict(self, message: PrePrepare) -> None:
+        if message.batch:
+            self.conflicting[message.digest] = batch_digest(
+                self._conflicting_batch(message.batch))
+            if len(self.conflicting) > 4096:  # bounded: old slots are long decided
+                self.conflicting.pop(next(iter(self.conflicting)))
+
     def _equivocate(self, message: Any) -> Any:
         if not isinstance(message, PrePrepare) or not message.batch:
             return message
-        batch = message.batch[::-1] if len(message.batch) > 1 else ()
+        batch = self._conflicting_batch(message.batch)
         return self._resign(message, batch=batch, digest=batch_digest(batch))
 
     def _double_vote(self, message: Any) -> Any:
         if not isinstance(message, Prepare | Commit):
             return message
-        return self._resign(message, digest=_other_digest(message.digest))
+        digest = self.conflicting.get(message.digest) or _other_digest(message.digest)
+        return self._resign(message, digest=digest)
 
     def _mutate(self, mode: str, message: Any) -> Any:
         choices = {"mutate": MUTATIONS, "mutate-view": ("view+1", "view-1"),

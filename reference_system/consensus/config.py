@@ -11,6 +11,7 @@
       "max_inflight": 4,                  # batches the primary keeps outstanding
       "view_change_timeout_ms": 1000,
       "catchup_timeout_ms": 300,
+      "resync_interval_ms": 1000,         # idle this long: ask the peers what we missed
       "genesis": {"treasury": 1000000000, "alice": 1000, ...},   # FTNS supply
       "workers": ["node-0", "node-1", ...],                      # task assignment targets
       "nodes": {"0": {"listen": "127.0.0.1:7000",     # replica + client TCP (framed JSON)
@@ -72,7 +73,7 @@ def generate_cluster(n: int, directory: Path, ports: Sequence[tuple[int, int]],
     listen = {str(i): f"{host}:{ports[i][0]}" for i in range(n)}
     config = {
         "n": n, "checkpoint_interval": 32, "max_batch": 256, "max_inflight": 4,
-        "view_change_timeout_ms": 1000, "catchup_timeout_ms": 300,
+        "view_change_timeout_ms": 1000, "catchup_timeout_ms": 300, "resync_interval_ms": 1000,
         "genesis": DEFAULT_GENESIS, "workers": [f"node-{i}" for i in range(n)],
         "nodes": {str(i): {"listen": listen[str(i)], "http": f"{host}:{ports[i][1]}",
                            "public_key": public_key(seeds[i]).hex()} for i in range(n)},
@@ -130,7 +131,8 @@ class ClusterConfig:
             n=self.n, checkpoint_interval=int(d.get("checkpoint_interval", 32)),
             max_batch=int(d.get("max_batch", 256)), max_inflight=int(d.get("max_inflight", 4)),
             view_change_timeout=d.get("view_change_timeout_ms", 1000) / 1000,
-            catchup_timeout=d.get("catchup_timeout_ms", 300) / 1000)
+            catchup_timeout=d.get("catchup_timeout_ms", 300) / 1000,
+            resync_interval=d.get("resync_interval_ms", 1000) / 1000)
 
     def listen(self, i: int) -> tuple[str, int]:
         """Where node ``i`` accepts replica and client connections."""

@@ -32,6 +32,7 @@ from reference_system.consensus.messages import (
 )
 
 Record = Executed | CheckpointStable | StateInstalled | ViewInstalled
+STATE_PREFIX = b'{"k":"state"'  # encode_record writes the kind first
 
 
 def _proof(items: list[Any]) -> tuple[Checkpoint, ...]:
@@ -78,12 +79,26 @@ class DurableLog:
         self.dirty = False
 
     def replay(self) -> Iterator[Record]:
-        """Every complete record in the file, oldest first."""
+        """Every complete record in the file, oldest first, except snapshots a later one
+        supersedes: each installed snapshot replaces the whole state, so restoring all but
+        the last would cost O(state) apiece for nothing (the entries executed between them
+        are skipped by the replica, as they were covered by the later snapshot)."""
+        last_state = self._last_state_line()
         with self.path.open("rb") as file:
-            for line in file:
+            for number, line in enumerate(file):
                 if not line.endswith(b"\n"):
                     return  # torn tail
+                if number < last_state and line.startswith(STATE_PREFIX):
+                    continue
                 yield decode_record(json.loads(line))
+
+    def _last_state_line(self) -> int:
+        last = -1
+        with self.path.open("rb") as file:
+            for number, line in enumerate(file):
+                if line.startswith(STATE_PREFIX) and line.endswith(b"\n"):
+                    last = number
+        return last
 
     def append(self, record: Record) -> None:
         """Buffer one record."""
@@ -91,12 +106,26 @@ class DurableLog:
                          + b"\n")
         self.dirty = True
 
+    def write_out(self) -> bool:
+        """Hand buffered records to the OS; whether any were appended since the last call.
+
+        Cheap and non-blocking on the disk; :meth:`sync_written` (which may run in another
+        thread) then makes everything written out so far durable.
+        """
+        dirty, self.dirty = self.dirty, False
+        if dirty:
+            self._file.flush()
+        return dirty
+
+    def sync_written(self) -> None:
+        """fdatasync what :meth:`write_out` handed to the OS (enough for an append-only file:
+        the new length is metadata fdatasync includes)."""
+        os.fdatasync(self._file.fileno())
+
     def sync(self) -> None:
         """Flush and fsync if anything was appended since the last sync."""
-        if self.dirty:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self.dirty = False
+        if self.write_out():
+            self.sync_written()
 
     def close(self) -> None:
         """Sync and close."""

@@ -57,8 +57,14 @@ class Request:
         return (self.client, self.timestamp)
 
     @property
-    def request_id(self) -> Any:
-        """The client-chosen operation id, so checkers can match acknowledgements."""
+    def request_id(self) -> str:
+        """PBFT's identity of the request, ``client@timestamp``: it must execute once."""
+        return f"{self.client}@{self.timestamp}"
+
+    @property
+    def operation_id(self) -> Any:
+        """The client-chosen operation id, so checkers can match acknowledgements (a client
+        may order one operation id twice: the state machine decides what a repeat does)."""
         return self.operation.get("id")
 
 

@@ -1,20 +1,25 @@
 """The ``prsm-ref node`` process: one replica on asyncio TCP, with a durable log and HTTP.
 
 Inbound: one listening socket for replicas and clients (length-prefixed JSON frames, HELLO
-first). Outbound: one :class:`~.transport.Link` per peer, dialling the address this node's
-entry in the per-sender ``peers`` map names (so a proxy can sit on every directed link).
+first), cut into frames by :class:`~.transport.FrameReceiver`. Outbound: one
+:class:`~.transport.Link` per peer, dialling the address this node's entry in the per-sender
+``peers`` map names (so a proxy can sit on every directed link).
 Every frame becomes ``Replica.step(Receive(...))``; timers are ``loop.call_later``. Executions
-are appended to the durable log and fsync'd once per loop iteration (group commit) before the
-replies they produced are written to clients.
+are appended to the durable log and made durable by group commit before the replies they
+produced are written to clients: one fdatasync at a time runs in a helper thread, covering
+every record written out before it started, while the loop goes on with the protocol; replies
+queued meanwhile wait for the next one. A failed sync stops the node (fail-stop: it cannot
+promise durability any more).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import json
 import logging
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +47,7 @@ from reference_system.consensus.events import (
 from reference_system.consensus.messages import MessageError, decode, encode
 from reference_system.consensus.replica import Replica
 from reference_system.consensus.state_machine import StateMachine
-from reference_system.consensus.transport import Link, frame, hello, read_frame
+from reference_system.consensus.transport import FrameReceiver, Link, frame, hello
 
 log = logging.getLogger("prsm.consensus.node")
 
@@ -67,14 +72,21 @@ class Node:
         self.durable = DurableLog(data_dir / "log.jsonl") if data_dir else None
         self.entries: list[tuple[int, int, str, list[Any]]] = []
         self.checkpoints: dict[int, str] = {}
+        # (checkpoint seq, number of entries executed before it): where state transfer
+        # jumped, so a checker can tell a legitimate jump from a skipped sequence number.
+        self.installs: list[tuple[int, int]] = []
         self.metrics = {"committed_requests": 0, "committed_batches": 0, "view_changes": 0,
                         "view_change_votes": 0, "state_transfers": 0, "frames_in": 0,
                         "bad_frames": 0}
         self.links: dict[int, Link] = {}
-        self.clients: dict[str, asyncio.StreamWriter] = {}
+        self.clients: dict[str, asyncio.Transport] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.replies: list[tuple[str, bytes]] = []
         self.flush_pending = False
+        self.syncing = False
+        self.sync_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fsync")
+        self.stopping: asyncio.Event | None = None
+        self.closed = False
         self.recovered = 0
 
     # ---- recovery ----------------------------------------------------------------------
@@ -92,15 +104,14 @@ class Node:
 
     def _replay(self, record: Any) -> None:
         if isinstance(record, Executed):
-            before = self.replica.last_executed
-            self.replica.restore_executed(record.entry)
-            if self.replica.last_executed > before:
-                self._note_executed(record)
+            for executed in self.replica.restore_executed(record.entry):
+                self._note_executed(executed)
         elif isinstance(record, CheckpointStable):
             self.replica.restore_stable(record.seq, record.state_digest, record.proof)
             self.checkpoints[record.seq] = record.state_digest
         elif isinstance(record, StateInstalled):
             self.replica.restore_snapshot(record.seq, record.snapshot, record.proof)
+            self.installs.append((record.seq, len(self.entries)))
         elif isinstance(record, ViewInstalled):
             self.replica.restore_view(record.view)
 
@@ -108,8 +119,12 @@ class Node:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set; release every socket on the way out."""
-        server = await asyncio.start_server(self._serve, *self.listen)
+        self.stopping = stop
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: FrameReceiver(self._received, self._lost),
+                                          *self.listen)
         http = introspect.IntrospectionServer({"/status": self._status, "/log": self._log,
+                                               "/ledger": self._ledger,
                                                "/metrics": self._metrics})
         await http.start(*self.http)
         for peer in range(self.config.n):
@@ -117,7 +132,7 @@ class Node:
                 link = self.links[peer] = Link(self.config.peer_address(self.id, peer),
                                                hello(replica=self.id))
                 link.start()
-        self.step(Start())
+        self.step(Start())  # the core's resync timer keeps asking the peers while idle
         try:
             await stop.wait()
         finally:
@@ -125,6 +140,9 @@ class Node:
 
     async def _shutdown(self, server: asyncio.base_events.Server,
                         http: introspect.IntrospectionServer) -> None:
+        # From here on nothing is stepped: frames still arriving on open inbound connections
+        # while the links close must not append to a durable log about to be closed.
+        self.closed = True
         for handle in self.timers.values():
             handle.cancel()
         server.close()
@@ -133,21 +151,30 @@ class Node:
         await http.close()
         for link in self.links.values():
             await link.close()
+        self.sync_pool.shutdown(wait=True)
         if self.durable is not None:
             self.durable.close()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = None
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
-            greeting = json.loads(await read_frame(reader))
-            client = greeting.get("client")
-            if isinstance(client, str):
-                self.clients[client] = writer
-            while True:
-                self._on_frame(await read_frame(reader))
-        if client is not None and self.clients.get(client) is writer:
-            del self.clients[client]
-        writer.close()
+    def _received(self, receiver: FrameReceiver, data: bytes) -> None:
+        if not receiver.greeted:
+            receiver.greeted = True
+            self._greeted(receiver, data)
+        else:
+            self._on_frame(data)
+
+    def _greeted(self, receiver: FrameReceiver, data: bytes) -> None:
+        try:
+            client = json.loads(data).get("client")
+        except (ValueError, AttributeError):
+            receiver.transport.close()  # type: ignore[union-attr]
+            return
+        if isinstance(client, str):
+            receiver.peer = client
+            self.clients[client] = receiver.transport  # type: ignore[assignment]
+
+    def _lost(self, receiver: FrameReceiver) -> None:
+        if receiver.peer is not None and self.clients.get(receiver.peer) is receiver.transport:
+            del self.clients[receiver.peer]
 
     def _on_frame(self, data: bytes) -> None:
         self.metrics["frames_in"] += 1
@@ -159,7 +186,9 @@ class Node:
         self.step(Receive(message))
 
     def step(self, event: Any) -> None:
-        """Feed one event to the core and carry out its outputs."""
+        """Feed one event to the core and carry out its outputs (none once shutting down)."""
+        if self.closed:
+            return
         for output in self.core.step(event):
             self._apply(output)
 
@@ -199,6 +228,7 @@ class Node:
             self.checkpoints[out.seq] = out.state_digest
         elif isinstance(out, StateInstalled):
             self.metrics["state_transfers"] += 1
+            self.installs.append((out.seq, len(self.entries)))
         elif isinstance(out, ViewInstalled):
             self.metrics["view_changes"] += 1
         elif isinstance(out, ViewChangeStarted):
@@ -209,7 +239,11 @@ class Node:
             self._schedule_flush()
 
     def _note_executed(self, out: Executed) -> None:
-        ids = [r.request_id for r in out.batch]
+        # A request ordered a second time (a retransmission re-proposed across views) is not
+        # executed again (its result is None): only executed requests are listed.
+        ids = [(r.request_id, r.operation_id) for r, result in zip(out.batch, out.results,
+                                                                   strict=True)
+               if result is not None]
         self.entries.append((out.seq, out.view, out.digest, ids))
         self.metrics["committed_batches"] += 1
         self.metrics["committed_requests"] += len(ids)
@@ -220,15 +254,39 @@ class Node:
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
-        """Group commit: make this iteration's executions durable, then release replies."""
+        """Group commit: start a sync of what was appended, or release replies it covers."""
         self.flush_pending = False
-        if self.durable is not None:
-            self.durable.sync()
+        if self.syncing or self.closed:
+            return  # the sync in flight calls back here when it is done; close() syncs
         replies, self.replies = self.replies, []
+        if self.durable is None or not self.durable.write_out():
+            self._release(replies)  # every record so far is covered by a finished sync
+            return
+        self.syncing = True
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(self.sync_pool, self.durable.sync_written)
+        done.add_done_callback(lambda future: self._synced(future, replies))
+
+    def _synced(self, future: asyncio.Future[None], replies: list[tuple[str, bytes]]) -> None:
+        self.syncing = False
+        if future.cancelled() or future.exception() is not None:
+            log.critical("durable log sync failed, stopping: %r",
+                         None if future.cancelled() else future.exception())
+            if self.stopping is not None:
+                self.stopping.set()
+            return
+        self._release(replies)
+        if self.replies or (self.durable is not None and self.durable.dirty):
+            self._schedule_flush()
+
+    def _release(self, replies: list[tuple[str, bytes]]) -> None:
+        by_client: dict[str, list[bytes]] = {}
         for client, data in replies:
+            by_client.setdefault(client, []).append(data)
+        for client, frames in by_client.items():  # one write per connection, not per reply
             writer = self.clients.get(client)
             if writer is not None and not writer.is_closing():
-                writer.write(data)
+                writer.write(b"".join(frames))
 
     # ---- introspection -----------------------------------------------------------------
 
@@ -240,10 +298,20 @@ class Node:
     def _log(self, query: dict[str, str]) -> tuple[int, str, bytes]:
         low = int(query.get("from", 0))
         high = int(query.get("to", 1 << 62))
-        entries = [{"seq": s, "view": v, "digest": d, "request_ids": ids}
+        entries = [{"seq": s, "view": v, "digest": d,
+                    "request_ids": [request for request, _ in ids],
+                    "operation_ids": [operation for _, operation in ids]}
                    for s, v, d, ids in self.entries if low <= s <= high]
         checkpoints = {str(s): d for s, d in self.checkpoints.items() if low <= s <= high}
-        return introspect.json_body(200, {"entries": entries, "checkpoints": checkpoints})
+        body = {"entries": entries, "checkpoints": checkpoints}
+        if low == 0 and high == 1 << 62:  # positions refer to the whole execution order
+            body["installs"] = [{"seq": s, "after_entries": n} for s, n in self.installs]
+        return introspect.json_body(200, body)
+
+    def _ledger(self, _query: dict[str, str]) -> tuple[int, str, bytes]:
+        machine = self.replica.machine
+        return introspect.json_body(200, {**machine.ledger.state(), "genesis": machine.genesis,
+                                          "last_executed": self.replica.last_executed})
 
     def _metrics(self, _query: dict[str, str]) -> tuple[int, str, bytes]:
         lines = []
@@ -260,7 +328,13 @@ class Node:
 
 def serve(node: Node) -> None:
     """Recover, then run the node until SIGINT/SIGTERM."""
-    node.recover()
+    started = time.monotonic()
+    if node.durable is not None and node.durable.path.exists():
+        log.info("replaying durable log %s (%.1f MB)", node.durable.path,
+                 node.durable.path.stat().st_size / 1e6)
+    count = node.recover()
+    log.info("recovered %d durable records in %.2f s (last executed %d)", count,
+             time.monotonic() - started, node.replica.last_executed)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -47,14 +47,14 @@ from reference_system.consensus.messages import (
     Request,
     ViewChange,
     batch_digest,
-    sha256_hex,
 )
 from reference_system.consensus.recovery import RecoveryMixin
-from reference_system.consensus.state_machine import StateMachine
+from reference_system.consensus.state_machine import Mark, StateMachine
 from reference_system.consensus.viewchange import ViewChangeMixin
 
 VIEW_CHANGE_TIMER = "view_change"
 CATCHUP_TIMER = "catchup"
+RESYNC_TIMER = "resync"
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class ReplicaParams:
     max_inflight: int = 4
     view_change_timeout: float = 1.0
     catchup_timeout: float = 0.3
+    resync_interval: float = 1.0
     fetch_limit: int = 128
 
     @property
@@ -93,6 +94,11 @@ class Slot:
         self.committed = False
 
 
+def _certifies(slot: Slot, digest: str) -> bool:
+    """Whether a vote for ``digest`` is for the slot's own pre-prepare."""
+    return slot.pre_prepare is not None and slot.pre_prepare.digest == digest
+
+
 class Replica(ViewChangeMixin, RecoveryMixin):
     """One PBFT replica's protocol state; drive it with :meth:`step`."""
 
@@ -107,10 +113,10 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         self.installed_view = 0
         self.last_executed = 0
         self.next_seq = 0
-        genesis = machine.snapshot()
-        self.stable_seq, self.stable_digest = 0, sha256_hex(genesis)
+        genesis = machine.mark()
+        self.stable_seq, self.stable_digest = 0, genesis.digest
         self.stable_proof: tuple[Checkpoint, ...] = ()
-        self.snapshots: dict[int, tuple[bytes, str]] = {0: (genesis, self.stable_digest)}
+        self.snapshots: dict[int, Mark] = {0: genesis}  # own checkpoints at or above stable
         self.checkpoint_votes: dict[int, dict[str, dict[int, Checkpoint]]] = {}
         self.slots: dict[tuple[int, int], Slot] = {}
         self.prepared_certs: dict[int, PreparedCert] = {}
@@ -123,6 +129,7 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         self.vc_timer_armed = False
         self._init_recovery()
         self._out: list[Output] = []
+        self.replaying = False
 
     # ---- entry point -------------------------------------------------------------------
 
@@ -169,6 +176,8 @@ class Replica(ViewChangeMixin, RecoveryMixin):
             self._on_view_change_timer()
         elif name == CATCHUP_TIMER:
             self._on_catchup_timer()
+        elif name == RESYNC_TIMER:
+            self._on_resync_timer()
 
     # ---- requests and batching ---------------------------------------------------------
 
@@ -190,7 +199,11 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         if self.is_primary:
             self._propose()
             return
-        if self.view_active:  # a backup relays to the primary and starts waiting for it
+        # A backup relays a request new to it to the primary and starts waiting for it. Only a
+        # new one: two replicas that disagree on the view (each taking the other for the
+        # primary) would otherwise relay one request between them forever. A client's retry is
+        # broadcast to every replica, the primary included.
+        if self.view_active and not known:
             self._emit(Send(self.primary, request))
         self._arm_view_change_timer()
 
@@ -261,11 +274,14 @@ class Replica(ViewChangeMixin, RecoveryMixin):
             return
         if prepare.replica == primary_of(prepare.view, self.n):
             return
-        votes = self._slot(prepare.view, prepare.seq).prepares.setdefault(prepare.digest, {})
+        slot = self._slot(prepare.view, prepare.seq)
+        if slot.prepared and _certifies(slot, prepare.digest):
+            return  # the certificate is complete: a surplus vote is not worth a verify
+        votes = slot.prepares.setdefault(prepare.digest, {})
         if prepare.replica in votes or not verify_message(prepare, self.keyring):
             return
         votes[prepare.replica] = prepare
-        self._check_prepared(self.slots[(prepare.view, prepare.seq)])
+        self._check_prepared(slot)
 
     def _check_prepared(self, slot: Slot) -> None:
         pp = slot.pre_prepare
@@ -285,13 +301,16 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         if commit.view != self.view or not self._in_window(commit.seq):
             self._hint_from(commit, commit.seq)
             return
-        votes = self._slot(commit.view, commit.seq).commits.setdefault(commit.digest, {})
+        slot = self._slot(commit.view, commit.seq)
+        if slot.committed and _certifies(slot, commit.digest):
+            return  # as for PREPARE: nothing left to certify
+        votes = slot.commits.setdefault(commit.digest, {})
         if commit.replica in votes or not verify_message(commit, self.keyring):
             return
         votes[commit.replica] = commit
         if commit.seq > self.last_executed + self.params.max_inflight:
             self._hint_behind(commit.seq, commit.view)
-        self._check_committed(self.slots[(commit.view, commit.seq)])
+        self._check_committed(slot)
 
     def _check_committed(self, slot: Slot) -> None:
         if not slot.prepared or slot.committed or slot.pre_prepare is None:
@@ -336,16 +355,17 @@ class Replica(ViewChangeMixin, RecoveryMixin):
             self._take_checkpoint(pp.seq)
 
     def _reply(self, client: str, timestamp: int, result: Any) -> None:
+        if self.replaying:
+            return  # a replayed execution's reply was sent (or lost) before the restart
         reply = Reply(self.view, timestamp, client, self.id, result)
         self._emit(SendReply(self.macs.mac_reply(reply)))
 
     # ---- checkpoints and garbage collection --------------------------------------------
 
     def _take_checkpoint(self, seq: int) -> None:
-        snapshot = self.machine.snapshot()
-        digest = sha256_hex(snapshot)
-        self.snapshots[seq] = (snapshot, digest)
-        checkpoint = self._sign(Checkpoint(seq, digest, self.id))
+        mark = self.machine.mark()
+        self.snapshots[seq] = mark
+        checkpoint = self._sign(Checkpoint(seq, mark.digest, self.id))
         self._emit(Broadcast(checkpoint))
         self._record_checkpoint(checkpoint)
 
@@ -368,7 +388,7 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         if seq <= self.stable_seq:
             return
         own = self.snapshots.get(seq)
-        if own is not None and own[1] == digest:
+        if own is not None and own.digest == digest:
             self._make_stable(seq, digest, proof)
         elif seq > self.last_executed:
             self._hint_behind(seq, self.view)
@@ -410,7 +430,7 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         return {"id": self.id, "view": self.view, "primary": self.primary,
                 "view_active": self.view_active, "last_executed": self.last_executed,
                 "stable_checkpoint": self.stable_seq,
-                "state_digest": sha256_hex(self.machine.snapshot()),
+                "state_digest": self.machine.digest(),
                 "stable_digest": self.stable_digest,
                 "low_watermark": self.stable_seq,
                 "high_watermark": self.stable_seq + self.params.window}

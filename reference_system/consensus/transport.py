@@ -13,6 +13,7 @@ import json
 import logging
 import struct
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 MAX_FRAME = 64 << 20
@@ -35,6 +36,51 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
+class FrameReceiver(asyncio.Protocol):
+    """An accepted connection: frames are cut from the byte stream and handed on as they arrive.
+
+    A protocol rather than a stream reader: the handler runs inside ``data_received``, with no
+    task wake-up per frame (a loop iteration each, a large share of a replica's CPU per batch).
+    ``on_frame(receiver, payload)`` gets the HELLO first; ``on_lost(receiver)`` the close.
+    """
+
+    def __init__(self, on_frame: Callable[[FrameReceiver, bytes], None],
+                 on_lost: Callable[[FrameReceiver], None]) -> None:
+        self.on_frame, self.on_lost = on_frame, on_lost
+        self.transport: asyncio.Transport | None = None
+        self.greeted = False  # whether the HELLO was delivered
+        self.peer: str | None = None  # the client name its HELLO gave, if any
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport (replies to clients are written on it)."""
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        """Deliver every complete frame; close on an oversized one."""
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        while len(buffer) - start >= 4:
+            (length,) = _LENGTH.unpack_from(buffer, start)
+            if length > MAX_FRAME:
+                log.warning("frame of %d bytes exceeds %d: closing", length, MAX_FRAME)
+                self.transport.close()  # type: ignore[union-attr]
+                buffer.clear()
+                return
+            end = start + 4 + length
+            if len(buffer) < end:
+                break
+            payload = bytes(buffer[start + 4:end])
+            start = end
+            self.on_frame(self, payload)
+        del buffer[:start]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Tell the owner."""
+        self.on_lost(self)
+
+
 def hello(**who: Any) -> bytes:
     """The framed HELLO identifying this end of a connection."""
     return frame(json.dumps({"type": "HELLO", **who}).encode())
@@ -44,7 +90,9 @@ class Link:
     """An outbound connection to one address, re-dialled with exponential backoff.
 
     Frames sent while disconnected wait in a bounded buffer (oldest dropped first): PBFT
-    tolerates loss, and retransmission is the protocol's job, not the link's.
+    tolerates loss, and retransmission is the protocol's job, not the link's. Frames sent in one
+    event-loop iteration go out in one write: on loopback a send costs tens of microseconds of
+    kernel time (it runs the receiver's TCP input), far more than the framing.
     """
 
     def __init__(self, address: tuple[str, int], greeting: bytes, backlog: int = 4096) -> None:
@@ -54,6 +102,7 @@ class Link:
         self.writer: asyncio.StreamWriter | None = None
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._pending: list[bytes] = []
         self.on_frame: Any = None
 
     def start(self) -> None:
@@ -61,12 +110,23 @@ class Link:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def send(self, data: bytes) -> None:
-        """Queue or write one already-framed message."""
-        writer = self.writer
-        if writer is None:
+        """Queue one already-framed message; it is written at the end of this iteration."""
+        if self.writer is None:
             self.backlog.append(data)
+            return
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._write_pending)
+        self._pending.append(data)
+
+    def _write_pending(self) -> None:
+        frames, self._pending = self._pending, []
+        writer = self.writer
+        if writer is None or writer.is_closing():
+            # The connection just died (its reader has not noticed yet): keep the frames for
+            # the next one, as while disconnected.
+            self.backlog.extend(frames)
         elif writer.transport.get_write_buffer_size() < MAX_BUFFERED:
-            writer.write(data)
+            writer.write(b"".join(frames))
 
     async def _run(self) -> None:
         delay = 0.02

@@ -143,7 +143,7 @@ class ViewChangeMixin(_Base):
             return
         digest = stable_digest(best)
         own = self.snapshots.get(best.stable_seq)
-        if own is not None and own[1] == digest:
+        if own is not None and own.digest == digest:
             self._make_stable(best.stable_seq, digest, best.checkpoint_proof)
         else:  # we lack that state: fetch it
             self._hint_behind(best.stable_seq, nv.view)

@@ -13,13 +13,16 @@ import pytest
 pytestmark = pytest.mark.integration
 
 SAMPLES = 300
+# /health is cheap (its dependency probes run at most every 0.2 s, in the background): 1,000
+# calls take about a second and make its p99 the 10th slowest, not the 3rd of 300.
+HEALTH_SAMPLES = 1_000
 
 
 @pytest.mark.sla("http_req_duration{name:health}", "p(99)<10ms")
 @pytest.mark.sla("http_req_failed{name:health}", "rate<0.01")
 def test_health_p99_under_10ms(prsm_client):
     client = prsm_client()
-    for _ in range(SAMPLES):
+    for _ in range(HEALTH_SAMPLES):
         client.call("health")
 
 

@@ -58,3 +58,22 @@ def test_byzantine_nodes_are_left_out() -> None:
 def test_nothing_committed_is_unknown() -> None:
     verdict = check_agreement([node("n0", []), node("n1", [])])
     assert verdict.valid == "unknown"
+
+
+def test_a_skipped_sequence_number_is_caught_unless_state_transfer_jumped_there() -> None:
+    from prsm_validate.checker.agreement import NodeLog, check_agreement
+
+    def log(node: str, seqs: list[int], installs: list[dict] | None) -> NodeLog:
+        data = {"entries": [{"seq": s, "view": 0, "digest": f"d{s}"} for s in seqs]}
+        if installs is not None:
+            data["installs"] = installs
+        return NodeLog.from_json(node, data)
+
+    jumped = log("n0", [1, 2, 9, 10], [{"seq": 8, "after_entries": 2}])
+    skipped = log("n1", [1, 2, 4, 3], [])
+    unknown = log("n2", [1, 5], None)  # a partial /log: not judged
+    verdict = check_agreement([jumped, skipped, unknown])
+    assert verdict.valid is False
+    assert verdict.witness["sequence numbers skipped in execution"] == [
+        {"node": "n1", "executed": 4, "after": 2}]
+    assert check_agreement([jumped, unknown]).valid is True

@@ -17,7 +17,14 @@ from reference_system.consensus.events import (
     TimerFired,
     ViewInstalled,
 )
-from reference_system.consensus.messages import Prepare, PrePrepare, Request, batch_digest
+from reference_system.consensus.messages import (
+    Fetch,
+    Prepare,
+    PrePrepare,
+    Request,
+    State,
+    batch_digest,
+)
 from reference_system.consensus.replica import Replica, ReplicaParams
 from reference_system.consensus.state_machine import StateMachine
 
@@ -141,6 +148,26 @@ def test_stable_checkpoint_collects_the_log_and_moves_the_watermarks() -> None:
     assert not [o for o in cluster.step(1, Receive(late)) if isinstance(o, Broadcast)]
 
 
+def test_state_transfer_installs_only_the_certified_bytes() -> None:
+    cluster = Cluster(checkpoint_interval=2, max_inflight=1)
+    cluster.down.add(3)
+    for ts in range(1, 5):
+        cluster.step(0, Receive(request(ts, client=f"k{ts}")))
+        cluster.run()
+    lagging, helper = cluster.replicas[3], cluster.replicas[1]
+    assert helper.stable_seq == 4 and lagging.last_executed == 0
+    fetch = sign_message(Fetch(1, 0, 3), FastKeyring(3, SECRETS))
+    honest = next(o.message for o in helper.step(Receive(fetch)) if isinstance(o, Send))
+    assert isinstance(honest, State) and honest.snapshot is not None
+    forged = honest.snapshot.replace(b'"b":4', b'"b":5')
+    assert forged != honest.snapshot
+    lagging.step(Receive(State(4, forged, honest.checkpoint_proof, (), None, 1)))
+    assert lagging.last_executed == 0
+    lagging.step(Receive(honest))
+    assert lagging.last_executed == 4 and lagging.machine.ledger.balances == {"a": 6, "b": 4}
+    assert lagging.machine.digest() == helper.machine.digest()
+
+
 def test_silent_primary_is_replaced_and_the_request_still_executes() -> None:
     cluster = Cluster()
     cluster.down.add(0)
@@ -162,3 +189,20 @@ def test_byzantine_spec_parsing() -> None:
     assert parse_spec("replay").applies_to(3)
     with pytest.raises(ValueError, match="unknown byzantine mode"):
         parse_spec("explode")
+
+
+def test_backups_that_disagree_on_the_primary_relay_a_request_only_once() -> None:
+    cluster = Cluster()
+    cluster.replicas[1].view = 2  # replica 1 takes 2 for the primary, and 2 takes 1
+    cluster.replicas[2].view = 1
+    for i in (1, 2):
+        cluster.step(i, Receive(request(1)))
+    relays = 0
+    for _ in range(100):  # without the rule they relay it to each other forever
+        if not cluster.queue:
+            break
+        to, message = cluster.queue.pop(0)
+        relays += isinstance(message, Request)
+        if to not in (0, 3):  # only the two backups: the loop is between them
+            cluster.step(to, Receive(message))
+    assert not cluster.queue and relays <= 2

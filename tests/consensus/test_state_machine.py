@@ -51,3 +51,69 @@ def test_snapshot_restore_gives_identical_digest() -> None:
     copy.restore(machine.snapshot())
     assert sha256_hex(copy.snapshot()) == sha256_hex(machine.snapshot())
     assert copy.ledger.balances["z"] == 4
+
+
+def test_a_transfer_id_applies_once_and_a_repeat_returns_the_first_outcome() -> None:
+    machine = StateMachine({"a": 10, "b": 0}, ["w"])
+    op = {"op": "transfer", "id": "t", "from": "a", "to": "b", "amount": 4}
+    first, again = machine.apply(op, 1), machine.apply({**op, "amount": 9}, 2)
+    assert first["ok"] and again["ok"] and again["duplicate"] and "duplicate" not in first
+    assert machine.ledger.balances == {"a": 6, "b": 4}
+    assert machine.apply({"op": "ledger", "id": "q"}, 3)["applied"] == ["t"]
+    copy = StateMachine({"a": 10, "b": 0}, ["w"])
+    copy.restore(machine.snapshot())
+    assert copy.apply(op, 4)["duplicate"] is True
+
+
+def test_a_refused_transfer_id_may_be_retried() -> None:
+    machine = StateMachine({"a": 1, "b": 0, "c": 5}, ["w"])
+    op = {"op": "transfer", "id": "t", "from": "a", "to": "b", "amount": 4}
+    assert machine.apply(op, 1)["error"] == "insufficient funds"
+    machine.apply({"op": "transfer", "id": "fund", "from": "c", "to": "a", "amount": 5}, 2)
+    retried = machine.apply(op, 3)
+    assert retried["ok"] and "duplicate" not in retried
+    assert machine.ledger.applied == ["fund", "t"]
+
+
+def _busy_machine(transfers: int) -> StateMachine:
+    machine = StateMachine({"a": 1000, "b": 0}, ["w0", "w1"])
+    for seq in range(1, transfers + 1):
+        machine.apply({"op": "transfer", "id": f"t{seq}", "from": "a", "to": "b",
+                       "amount": 1}, seq)
+        machine.apply({"op": "task_submit", "id": f"k{seq}", "type": "x", "payload": {}}, seq)
+        machine.replies[f"c{seq % 3}"] = (seq, {"ok": True})
+    return machine
+
+
+def test_a_mark_gives_the_snapshot_of_its_moment_after_the_state_moved_on() -> None:
+    machine = _busy_machine(5)
+    then, mark = machine.snapshot(), machine.mark()
+    machine.apply({"op": "transfer", "id": "later", "from": "a", "to": "b", "amount": 9}, 6)
+    machine.apply({"op": "task_submit", "id": "later", "type": "x", "payload": {}}, 6)
+    machine.replies["c9"] = (6, {"ok": True})
+    assert machine.snapshot_at(mark) == then
+    assert machine.digest() != mark.digest
+    copy = StateMachine({"a": 1000, "b": 0}, ["w0", "w1"])
+    copy.restore(then)
+    assert copy.digest() == mark.digest
+
+
+def test_the_digest_covers_every_part_of_the_state() -> None:
+    base = _busy_machine(3).digest()
+    changed = [_busy_machine(3) for _ in range(4)]
+    changed[0].ledger.balances["b"] += 1
+    changed[1].replies["c0"] = (99, {"ok": True})
+    changed[2].apply({"op": "transfer", "id": "x", "from": "a", "to": "b", "amount": 1}, 9)
+    changed[3].apply({"op": "task_submit", "id": "x", "type": "x", "payload": {}}, 9)
+    assert all(m.digest() != base for m in changed)
+    assert _busy_machine(3).digest() == base
+
+
+def test_restored_tasks_keep_submission_order() -> None:
+    machine = StateMachine(GENESIS, ["w0"])
+    for seq, task_id in enumerate(["z", "a", "m"], 1):
+        machine.apply({"op": "task_submit", "id": task_id, "type": "x", "payload": {}}, seq)
+    copy = StateMachine(GENESIS, ["w0"])
+    copy.restore(machine.snapshot())
+    assert list(copy.tasks.tasks) == ["z", "a", "m"]
+    assert copy.digest() == machine.digest()

@@ -13,7 +13,7 @@ from prsm_validate.load.demo_server import SmallServer
 from prsm_validate.load.engine import Endpoint, LoadPlan, Stage, run_load, worker_command
 from prsm_validate.sla.evaluate import evaluate_lines
 from prsm_validate.sla.store import MetricStore
-from prsm_validate.targets.ports import free_ports
+from reference_system.ports import free_ports
 
 FAST = [Endpoint("fast", "GET", "/fast", weight=3), Endpoint("missing", "GET", "/missing")]
 pytestmark = pytest.mark.slow

@@ -137,3 +137,48 @@ def test_repo_manifests_pass_schema_validation():
     criterion = Criterion("e", "evidence", "d", artifact="reference_system/deploy/k8s/*.yaml",
                           validate="k8s")
     assert evidence(criterion, Path(__file__).parents[2])["verdict"] == "pass"
+
+
+SLA_SCENARIO = """
+def test_latency(prsm_metrics):
+    for ms in range(1, 101):  # 1..100 ms: p(99) is 99-100 ms, the median 50 ms
+        prsm_metrics.trend("http_req_duration", float(ms), name="health")
+"""
+
+SLA_GATE = """
+gates:
+  S:
+    title: sla lines
+    criteria:
+      - id: S.lat
+        kind: automated
+        description: k6 lines judged on the scenario's own metrics
+        select: ["test_sla.py"]
+        sla: [{lines}]
+"""
+
+
+@pytest.mark.parametrize(("lines", "verdict", "reason"), [
+    ('"http_req_duration{name:health}: med<60ms, p(99)<150ms"', "pass", ""),
+    ('"http_req_duration{name:health}: p(99)<20ms"', "fail", "*SLA FAIL*p(99)<20ms*measured 99*"),
+    ('"http_req_duration{name:login}: p(99)<20ms"', "not-measured", "no selected scenario*"),
+])
+def test_gate_sla_lines_are_judged_on_the_selected_scenarios_metrics(pytester, lines,
+                                                                      verdict, reason):
+    pytester.makepyfile(test_sla=SLA_SCENARIO)
+    pytester.makefile(".yaml", gates=SLA_GATE.format(lines=lines))
+    pytester.makeini("[pytest]\nprsm_gates_file = gates.yaml\n")
+    result = pytester.runpytest("--prsm-gate=S", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)  # the gate judges the line; the test itself passed
+    criterion = _verdict(pytester, "S")["criteria"][0]
+    assert criterion["verdict"] == verdict, criterion
+    assert (result.ret == 0) is (verdict == "pass")
+    if reason:
+        assert __import__("fnmatch").fnmatch(criterion["reason"], reason), criterion
+
+
+def test_a_malformed_gate_sla_line_names_file_key_and_position(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text(SLA_GATE.format(lines='"http_req_duration: p(99)<<10ms"'))
+    with pytest.raises(GateFileError, match=r"gates.S.criteria\[0\].sla: invalid threshold"):
+        load_gates(path)

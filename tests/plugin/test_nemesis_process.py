@@ -11,6 +11,8 @@ pytestmark = pytest.mark.slow
 SCENARIOS = """
 import pytest
 
+from prsm_validate.waiting import eventually
+
 def _healthy(client):
     return client.call("health").status == 200
 
@@ -27,8 +29,9 @@ def test_2_everything_healed(prsm_client, prsm_deployment):
 
 def test_3_scoped_pause_heals_on_exit(prsm_nemesis, prsm_client):
     client = prsm_client(timeout_s=5)
-    with prsm_nemesis.paused("redis"):
-        assert client.call("health").status == 503
+    with prsm_nemesis.paused("redis"):  # /health trusts an "up" for at most 0.5 s
+        eventually(lambda: client.call("health").status == 503, timeout_s=5.0, interval_s=0.05,
+                   what="health 503 with redis paused")
     assert client.call("health").status == 200
 
 def test_4_fault_history_recorded(prsm_nemesis, prsm_history):

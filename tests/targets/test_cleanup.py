@@ -69,13 +69,20 @@ def _start_inner(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], 
     (tmp_path / "test_hold.py").write_text(SCENARIO)
     info_path = tmp_path / "info.json"
     env = {**os.environ, "PRSM_CLEANUP_INFO": str(info_path)}
+    output = (tmp_path / "inner.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hold.py",
          f"--prsm-report={tmp_path / 'reports'}", *extra],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not _wait_until(info_path.exists, 240):
+        cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT)
+    output.close()
+    # Stop waiting as soon as the inner pytest is ready or has died.
+    _wait_until(lambda: info_path.exists() or proc.poll() is not None, 240)
+    if not info_path.exists():
         proc.kill()
-        pytest.fail("the inner pytest never reported a ready system")
+        proc.wait(10)
+        tail = (tmp_path / "inner.log").read_text(errors="replace")[-3000:]
+        pytest.fail(f"the inner pytest never reported a ready system; its output:\n{tail}",
+                    pytrace=False)
     return proc, json.loads(info_path.read_text())
 
 

@@ -85,7 +85,7 @@ class Proxy:
     def validate(self) -> None:
         """Refuse addresses this proxy may not use (400)."""
         host, _ = parse_address(self.listen, "listen")
-        if not is_loopback(host):
+        if self.collection.loopback_only and not is_loopback(host):
             raise ApiError(f"listen {self.listen!r} is not a loopback address; this proxy "
                            "listens on loopback only", 400)
         up_host, _ = parse_address(self.upstream, "upstream")

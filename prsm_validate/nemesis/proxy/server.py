@@ -40,7 +40,7 @@ class ProxyService:
 
     async def open(self, host: str, port: int) -> tuple[str, int]:
         """Listen for API requests; returns the bound address."""
-        if not is_loopback(host):
+        if self.collection.loopback_only and not is_loopback(host):
             raise ValueError(f"proxy API host {host!r} is not a loopback address")
         self.server = await asyncio.start_server(self._client, host, port)
         bound = self.server.sockets[0].getsockname()
@@ -126,9 +126,10 @@ class ProxyServer:
 
 
 async def serve_forever(host: str, port: int, stop: asyncio.Event,
-                        on_ready: Callable[[str, int], None], seed: int | None = None) -> None:
+                        on_ready: Callable[[str, int], None], seed: int | None = None,
+                        loopback_only: bool = True) -> None:
     """Serve in the calling loop until ``stop`` is set; ``on_ready`` gets the API address."""
-    service = ProxyService(seed=seed)
+    service = ProxyService(seed=seed, loopback_only=loopback_only)
     try:
         on_ready(*await service.open(host, port))
         await stop.wait()

@@ -1,4 +1,9 @@
-"""Free TCP ports on loopback."""
+"""Free TCP ports for servers that start a moment later (the kernel's choice: ``bind`` to port 0).
+
+The ports are held together while chosen, so one call never returns a port twice. Choosing
+from a fixed range at random instead was tried: two pytest-xdist workers then drew the same
+port within one run, where the kernel's choice did not in any run seen.
+"""
 
 from __future__ import annotations
 
