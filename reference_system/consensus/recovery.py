@@ -99,6 +99,7 @@ class RecoveryMixin(_Base):
         only when they are ahead, so an idle cluster in sync exchanges only these requests."""
         if self.last_executed == self.resync_seen:
             self._emit(Broadcast(self._fetch_message()))
+        self.helped.clear()  # a voter still stuck may be sent our vote again
         self._arm_resync()
 
     def _arm_resync(self) -> None:

@@ -2,7 +2,9 @@
 
 A backup whose view-change timer expires while requests wait votes VIEW-CHANGE for v+1,
 carrying its stable checkpoint with its 2f+1 proof and a prepared certificate for every
-sequence above it; it then waits for NEW-VIEW with a timeout that doubles per attempt. A
+sequence above it. It moves on to v+2 only if NEW-VIEW does not come although 2f+1 replicas
+voted for v+1 (the wait doubles per attempt); with fewer votes it sends its own again, and a
+replica that installed v+1 answers such a vote with its NEW-VIEW. A
 replica that sees f+1 VIEW-CHANGEs for higher views joins the smallest of them (so a view
 change cannot be started by f faulty replicas and cannot be missed by a slow honest one).
 The new primary, holding 2f+1, sends NEW-VIEW re-proposing every prepared request and
@@ -20,9 +22,11 @@ from reference_system.consensus.certs import (
     stable_digest,
     view_change_ok,
 )
+from reference_system.consensus.crypto import verify_message
 from reference_system.consensus.events import (
     Broadcast,
     CancelTimer,
+    Send,
     SetTimer,
     ViewChangeStarted,
     ViewInstalled,
@@ -44,9 +48,13 @@ class ViewChangeMixin(_Base):
 
     def _on_view_change_timer(self) -> None:
         self.vc_timer_armed = False
-        if self.view_active and not self._pending_work():
-            return
-        self._start_view_change(self.view + 1)
+        if self.view_active:
+            if self._pending_work():
+                self._start_view_change(self.view + 1)
+        elif len(self.view_changes.get(self.view, {})) >= 2 * self.f + 1:
+            self._start_view_change(self.view + 1)  # a quorum wants this view; its primary failed
+        else:
+            self._retransmit_view_change()
 
     def _start_view_change(self, view: int) -> None:
         """Vote to move to ``view``: stop normal-case processing and send VIEW-CHANGE."""
@@ -57,13 +65,26 @@ class ViewChangeMixin(_Base):
         prepared = tuple(self.prepared_certs[s] for s in sorted(self.prepared_certs))
         vc = self._sign(ViewChange(view, self.stable_seq, self.stable_proof, prepared, self.id))
         self.view_changes.setdefault(view, {})[self.id] = vc
+        self.own_votes[view] = vc
         self._emit(Broadcast(vc))
         self._emit(ViewChangeStarted(view))
+        self._arm_new_view_timer()
+        self._try_new_view(view)
+
+    def _arm_new_view_timer(self) -> None:
+        """Wait for NEW-VIEW, longer at each attempt (PBFT's doubling)."""
         timeout = self.params.view_change_timeout * 2 ** min(self.vc_attempts,
                                                             MAX_BACKOFF_DOUBLINGS)
         self.vc_timer_armed = True
         self._emit(SetTimer("view_change", timeout))
-        self._try_new_view(view)
+
+    def _retransmit_view_change(self) -> None:
+        """Fewer than 2f+1 replicas are known to want this view: moving further alone would
+        only leave this replica further from the others, so send the vote again and wait."""
+        own = self.view_changes.get(self.view, {}).get(self.id)
+        if own is not None:
+            self._emit(Broadcast(own))
+        self._arm_new_view_timer()
 
     def _requeue_in_progress(self) -> None:
         # Requests of abandoned pre-prepares stay pending: the next primary may order them.
@@ -73,14 +94,29 @@ class ViewChangeMixin(_Base):
 
     def _on_view_change(self, vc: ViewChange) -> None:
         if vc.view < self.view or (vc.view == self.view and self.view_active):
+            self._help_voter(vc)
             return
         if vc.replica in self.view_changes.get(vc.view, {}):
             return
         if not view_change_ok(vc, self.keyring, self.n, self.f, self.params.window):
             return
-        self.view_changes.setdefault(vc.view, {})[vc.replica] = vc
+        votes = self.view_changes.setdefault(vc.view, {})
+        votes[vc.replica] = vc
+        if vc.view == self.view and len(votes) == 2 * self.f + 1:
+            self._arm_new_view_timer()  # PBFT: the wait for NEW-VIEW starts at a quorum
         self._join_view_change()
         self._try_new_view(vc.view)
+
+    def _help_voter(self, vc: ViewChange) -> None:
+        """A replica still votes for a view we left: it missed that view's NEW-VIEW, or our
+        vote for it (we moved on with a quorum it never saw). Send it what we have."""
+        if vc.replica == self.id or (vc.replica, vc.view) in self.helped:
+            return  # once per resync period: two replicas past a view must not echo forever
+        nv = self.new_view
+        answer = nv if nv is not None and nv.view == vc.view else self.own_votes.get(vc.view)
+        if answer is not None and verify_message(vc, self.keyring):
+            self.helped.add((vc.replica, vc.view))
+            self._emit(Send(vc.replica, answer))
 
     def _join_view_change(self) -> None:
         """f+1 replicas want a higher view: at least one is honest, so join the smallest."""
@@ -120,6 +156,7 @@ class ViewChangeMixin(_Base):
         self.new_view = nv
         self.slots = {k: s for k, s in self.slots.items() if k[0] >= nv.view}
         self.view_changes = {v: m for v, m in self.view_changes.items() if v > nv.view}
+        self.own_votes = {v: m for v, m in self.own_votes.items() if v > nv.view}
         self._requeue_in_progress()
         self._adopt_new_view_checkpoint(nv)
         for pp in nv.pre_prepares:

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from prsm_validate.client.workload import progress
+from prsm_validate.waiting import eventually
 
 pytestmark = [pytest.mark.partition, pytest.mark.requires("consensus", "partition")]
 HOLD_S = 3.0
@@ -74,6 +75,85 @@ def test_flickering_links_lose_messages_then_heal(prsm_cluster, prsm_nemesis, pr
             time.sleep(FLICKER_S)
         resumed = progress(run, 50, RECOVERY_BOUND_S, "50 commits after the flicker")
         record_property("commits_resumed_s", round(resumed, 3))
+    verdict = prsm_cluster.safety(prsm_history.events, before)
+    record_property("safety", verdict.to_json())
+    assert verdict, verdict.to_json()
+
+
+
+def test_a_backup_cut_off_alone_waits_one_view_ahead(prsm_cluster, prsm_nemesis,
+                                                    prsm_transfers, prsm_history,
+                                                    record_property):
+    """A backup cut off from the other replicas, while the client's retries still reach it,
+    times out and votes for view v+1 alone. PBFT lets a replica move past v+1 only once 2f+1
+    replicas voted for v+1, so it must wait there, voting again, however long the cut lasts;
+    a replica that ran views ahead alone would be left out of the next view change. Then
+    another backup is killed: the three left commit only if the cut-off one is counted."""
+    before = prsm_cluster.settled_ledgers()
+    names, view = prsm_cluster.names, prsm_cluster.view()
+    primary, successor = names[view % len(names)], names[(view + 1) % len(names)]
+    lone, victim = (n for n in names if n not in (primary, successor))
+    grudge = {lone: [n for n in names if n != lone], **{n: [lone] for n in names if n != lone}}
+    with prsm_transfers(clients=4, timeout_s=3.0) as run:
+        progress(run, 50, 20, "commits before the cut")
+        # the API's link to the primary is slow, so its retries are broadcast to every
+        # replica, the cut-off one included: it has requests waiting that it cannot order
+        with prsm_nemesis.partition("explicit", grudge=grudge), \
+                prsm_nemesis.link("api", primary).latency(ms=800):
+            time.sleep(6.0)  # its view-change timer (1 s, doubling) fires more than once
+            lone_view = prsm_cluster.status(lone)["view"]
+            others_view = prsm_cluster.view(exclude=[lone])
+        record_property("views", {"cut_off_backup": lone_view, "others": others_view})
+        assert others_view is not None and view < lone_view <= others_view + 1, (
+            f"{lone} cut off alone reached view {lone_view}; the others are in view "
+            f"{others_view}: without 2f+1 votes a replica must not pass view v+1")
+        with prsm_nemesis.killed(victim):
+            resumed = progress(run, 50, RECOVERY_BOUND_S,
+                               f"50 commits with {victim} down and {lone} back")
+        record_property("commits_with_the_cut_off_backup_in_quorum_s", round(resumed, 3))
+    verdict = prsm_cluster.safety(prsm_history.events, before)
+    record_property("safety", verdict.to_json())
+    assert verdict, verdict.to_json()
+
+
+REJOIN_BOUND_S = 10.0
+
+
+def _all_in_one_view(cluster) -> dict[str, int] | None:
+    """``{"view": v}`` when every replica is active in view v, else None."""
+    statuses = cluster.statuses().values()
+    views = {(s or {}).get("view") for s in statuses if (s or {}).get("view_active")}
+    answered = all(s is not None and s.get("view_active") for s in statuses)
+    return {"view": views.pop()} if answered and len(views) == 1 else None
+
+
+def test_cut_off_primary_rejoins_then_counts_in_the_quorum(prsm_cluster, prsm_nemesis,
+                                                          prsm_transfers, prsm_history,
+                                                          record_property):
+    """The primary is cut off for long enough to time out several times while its requests
+    wait. PBFT lets a replica move past view v+1 only when 2f+1 replicas voted for it, so the
+    old primary waits in view v+1 (voting again) instead of running views ahead alone; after
+    the heal it learns that view's NEW-VIEW and is active with the others. Then another
+    backup is killed: the three left commit only if the old primary counts again."""
+    before = prsm_cluster.settled_ledgers()
+    old_primary = prsm_nemesis.primary()
+    with prsm_transfers(clients=4, timeout_s=3.0) as run:
+        progress(run, 50, 20, "commits before the partition")
+        with prsm_nemesis.partition("isolate-primary"):
+            progress(run, 20, QUORUM_PROGRESS_S, "commits by the three after a view change")
+            time.sleep(6.0)  # its view-change timer (1 s, doubling) fires more than once
+            cut_off_view = prsm_cluster.status(old_primary)["view"]
+        healed = time.monotonic()
+        view = eventually(lambda: _all_in_one_view(prsm_cluster), REJOIN_BOUND_S,
+                          what=f"{old_primary} active in the others' view after the heal")["view"]
+        record_property("rejoined_after_heal_s", round(time.monotonic() - healed, 3))
+        record_property("views", {"cut_off_primary_at_heal": cut_off_view, "agreed": view})
+        victim = next(n for n in prsm_cluster.names
+                      if n not in (old_primary, prsm_cluster.names[view % len(prsm_cluster.names)]))
+        with prsm_nemesis.killed(victim):
+            resumed = progress(run, 50, RECOVERY_BOUND_S,
+                               f"50 commits with {victim} down and {old_primary} back")
+        record_property("commits_with_old_primary_in_quorum_s", round(resumed, 3))
     verdict = prsm_cluster.safety(prsm_history.events, before)
     record_property("safety", verdict.to_json())
     assert verdict, verdict.to_json()

@@ -206,3 +206,61 @@ def test_backups_that_disagree_on_the_primary_relay_a_request_only_once() -> Non
         if to not in (0, 3):  # only the two backups: the loop is between them
             cluster.step(to, Receive(message))
     assert not cluster.queue and relays <= 2
+
+
+def test_a_lone_view_change_vote_is_retransmitted_not_escalated() -> None:
+    cluster = Cluster()
+    lone = cluster.replicas[3]
+    cluster.step(3, Receive(request(1)))
+    cluster.queue.clear()  # the relay to the primary is lost; 3 is cut off
+    cluster.step(3, TimerFired("view_change"))
+    assert lone.view == 1 and not lone.view_active
+    for _ in range(3):  # without 2f+1 votes for view 1, it keeps voting for view 1
+        cluster.queue.clear()
+        out = cluster.step(3, TimerFired("view_change"))
+        votes = [o.message for o in out if isinstance(o, Broadcast)]
+        assert [(type(v).__name__, v.view) for v in votes] == [("ViewChange", 1)]
+        assert lone.view == 1
+
+
+def test_a_quorum_whose_new_primary_is_silent_moves_on_to_the_next_view() -> None:
+    cluster = Cluster()
+    cluster.down.update({0, 1})  # view 0's primary and view 1's are silent
+    for i in (2, 3):
+        cluster.step(i, Receive(request(1)))
+    cluster.run()
+    for i in (2, 3):
+        cluster.step(i, TimerFired("view_change"))
+    cluster.run()
+    cluster.down.discard(0)  # 0 is back and times out too: 0, 2, 3 vote for view 1
+    cluster.step(0, Receive(request(1)))
+    cluster.run()
+    cluster.step(0, TimerFired("view_change"))
+    cluster.run()
+    assert [cluster.replicas[i].view for i in (0, 2, 3)] == [1, 1, 1]
+    for i in (2, 3, 0):  # view 1's primary (1) never answers: 2 and 3 know 2f+1 voted
+        cluster.step(i, TimerFired("view_change"))
+    cluster.run()
+    for i in (0, 2, 3):
+        assert cluster.replicas[i].view == 2 and cluster.replicas[i].view_active
+    assert [e.seq for e in cluster.of(2, Executed)] == [1]
+
+
+def test_a_vote_for_an_installed_view_is_answered_with_its_new_view() -> None:
+    cluster = Cluster()
+    cluster.down.update({0, 3})
+    for i in (1, 2):
+        cluster.step(i, Receive(request(1)))
+    cluster.run()
+    cluster.down.discard(3)
+    cluster.step(3, Receive(request(1)))
+    cluster.run()
+    for i in (1, 2, 3):
+        cluster.step(i, TimerFired("view_change"))
+    cluster.down.add(3)  # 3 misses the NEW-VIEW of view 1
+    cluster.run()
+    assert cluster.replicas[1].view_active and not cluster.replicas[3].view_active
+    cluster.down.discard(3)
+    cluster.step(3, TimerFired("view_change"))  # 3 votes again; 1 and 2 answer
+    cluster.run()
+    assert cluster.replicas[3].view == 1 and cluster.replicas[3].view_active
