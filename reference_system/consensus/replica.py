@@ -125,7 +125,7 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         self.in_progress: dict[tuple[str, int], Request] = {}
         self.view_changes: dict[int, dict[int, ViewChange]] = {}
         self.own_votes: dict[int, ViewChange] = {}  # ours, for views not installed yet
-        self.helped: set[tuple[int, int]] = set()  # (replica, view) sent a missed vote
+        self.helped: set[tuple[int, int, bool]] = set()  # (replica, view, NEW-VIEW?) sent
         self.new_view: NewView | None = None
         self.vc_attempts = 0
         self.vc_timer_armed = False

@@ -102,20 +102,24 @@ class ViewChangeMixin(_Base):
             return
         votes = self.view_changes.setdefault(vc.view, {})
         votes[vc.replica] = vc
-        if vc.view == self.view and len(votes) == 2 * self.f + 1:
-            self._arm_new_view_timer()  # PBFT: the wait for NEW-VIEW starts at a quorum
+        if vc.view == self.view:
+            self._help_voter(vc)  # it may have been cut off when we broadcast ours
+            if len(votes) == 2 * self.f + 1:
+                self._arm_new_view_timer()  # PBFT: the wait for NEW-VIEW starts at a quorum
         self._join_view_change()
         self._try_new_view(vc.view)
 
     def _help_voter(self, vc: ViewChange) -> None:
-        """A replica still votes for a view we left: it missed that view's NEW-VIEW, or our
-        vote for it (we moved on with a quorum it never saw). Send it what we have."""
-        if vc.replica == self.id or (vc.replica, vc.view) in self.helped:
-            return  # once per resync period: two replicas past a view must not echo forever
+        """A replica votes for a view we voted for or left: it may have missed that view's
+        NEW-VIEW, or our vote (it was cut off when we sent it, or we moved on with a quorum it
+        never saw). Send it what we have."""
         nv = self.new_view
         answer = nv if nv is not None and nv.view == vc.view else self.own_votes.get(vc.view)
-        if answer is not None and verify_message(vc, self.keyring):
-            self.helped.add((vc.replica, vc.view))
+        if answer is None or vc.replica == self.id:
+            return
+        key = (vc.replica, vc.view, isinstance(answer, NewView))
+        if key not in self.helped and verify_message(vc, self.keyring):
+            self.helped.add(key)  # once per resync period: two replicas must not echo forever
             self._emit(Send(vc.replica, answer))
 
     def _join_view_change(self) -> None:

@@ -264,3 +264,19 @@ def test_a_vote_for_an_installed_view_is_answered_with_its_new_view() -> None:
     cluster.step(3, TimerFired("view_change"))  # 3 votes again; 1 and 2 answer
     cluster.run()
     assert cluster.replicas[3].view == 1 and cluster.replicas[3].view_active
+
+
+def test_a_fellow_voter_is_sent_the_vote_it_missed_once() -> None:
+    cluster = Cluster()
+    cluster.step(3, Receive(request(1)))
+    cluster.step(3, TimerFired("view_change"))
+    cluster.queue.clear()  # 3 voted for view 1 while cut off: nobody got its vote
+    cluster.step(1, Receive(request(1)))
+    cluster.queue.clear()
+    cluster.step(1, TimerFired("view_change"))  # 1 votes for view 1 too, later
+    vote_from_1 = next(o.message for o in cluster.outputs[1] if isinstance(o, Broadcast)
+                       and type(o.message).__name__ == "ViewChange")
+    answers = [o for o in cluster.step(3, Receive(vote_from_1)) if isinstance(o, Send)]
+    assert [(a.to, type(a.message).__name__, a.message.replica) for a in answers] == [
+        (1, "ViewChange", 3)]
+    assert not [o for o in cluster.step(3, Receive(vote_from_1)) if isinstance(o, Send)]
