@@ -81,6 +81,13 @@ def test_flickering_links_lose_messages_then_heal(prsm_cluster, prsm_nemesis, pr
 
 
 
+def _agreed_view(cluster, exclude=()) -> dict[str, int] | None:
+    """``{"view": v}`` when f+1 replicas (not ``exclude``) are active in view v (the others
+    may be amid a view change of their own)."""
+    view = cluster.view(exclude=exclude)
+    return None if view is None else {"view": view}
+
+
 def test_a_backup_cut_off_alone_waits_one_view_ahead(prsm_cluster, prsm_nemesis,
                                                     prsm_transfers, prsm_history,
                                                     record_property):
@@ -102,9 +109,10 @@ def test_a_backup_cut_off_alone_waits_one_view_ahead(prsm_cluster, prsm_nemesis,
                 prsm_nemesis.link("api", primary).latency(ms=800):
             time.sleep(6.0)  # its view-change timer (1 s, doubling) fires more than once
             lone_view = prsm_cluster.status(lone)["view"]
-            others_view = prsm_cluster.view(exclude=[lone])
+            others_view = eventually(lambda: _agreed_view(prsm_cluster, exclude=[lone]), 5.0,
+                                     what="a view the others agree on")["view"]
         record_property("views", {"cut_off_backup": lone_view, "others": others_view})
-        assert others_view is not None and view < lone_view <= others_view + 1, (
+        assert view < lone_view <= others_view + 1, (
             f"{lone} cut off alone reached view {lone_view}; the others are in view "
             f"{others_view}: without 2f+1 votes a replica must not pass view v+1")
         with prsm_nemesis.killed(victim):
