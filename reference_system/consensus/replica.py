@@ -124,7 +124,6 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         self.queue: dict[tuple[str, int], Request] = {}
         self.in_progress: dict[tuple[str, int], Request] = {}
         self.view_changes: dict[int, dict[int, ViewChange]] = {}
-        self.own_votes: dict[int, ViewChange] = {}  # ours, for views not installed yet
         self.helped: set[tuple[int, int, bool]] = set()  # (replica, view, NEW-VIEW?) sent
         self.new_view: NewView | None = None
         self.vc_attempts = 0

@@ -65,7 +65,6 @@ class ViewChangeMixin(_Base):
         prepared = tuple(self.prepared_certs[s] for s in sorted(self.prepared_certs))
         vc = self._sign(ViewChange(view, self.stable_seq, self.stable_proof, prepared, self.id))
         self.view_changes.setdefault(view, {})[self.id] = vc
-        self.own_votes[view] = vc
         self._emit(Broadcast(vc))
         self._emit(ViewChangeStarted(view))
         self._arm_new_view_timer()
@@ -81,7 +80,7 @@ class ViewChangeMixin(_Base):
     def _retransmit_view_change(self) -> None:
         """Fewer than 2f+1 replicas are known to want this view: moving further alone would
         only leave this replica further from the others, so send the vote again and wait."""
-        own = self.view_changes.get(self.view, {}).get(self.id)
+        own = self._own_vote(self.view)
         if own is not None:
             self._emit(Broadcast(own))
         self._arm_new_view_timer()
@@ -114,13 +113,16 @@ class ViewChangeMixin(_Base):
         NEW-VIEW, or our vote (it was cut off when we sent it, or we moved on with a quorum it
         never saw). Send it what we have."""
         nv = self.new_view
-        answer = nv if nv is not None and nv.view == vc.view else self.own_votes.get(vc.view)
+        answer = nv if nv is not None and nv.view == vc.view else self._own_vote(vc.view)
         if answer is None or vc.replica == self.id:
             return
         key = (vc.replica, vc.view, isinstance(answer, NewView))
         if key not in self.helped and verify_message(vc, self.keyring):
             self.helped.add(key)  # once per resync period: two replicas must not echo forever
             self._emit(Send(vc.replica, answer))
+
+    def _own_vote(self, view: int) -> ViewChange | None:
+        return self.view_changes.get(view, {}).get(self.id)
 
     def _join_view_change(self) -> None:
         """f+1 replicas want a higher view: at least one is honest, so join the smallest."""
@@ -160,7 +162,6 @@ class ViewChangeMixin(_Base):
         self.new_view = nv
         self.slots = {k: s for k, s in self.slots.items() if k[0] >= nv.view}
         self.view_changes = {v: m for v, m in self.view_changes.items() if v > nv.view}
-        self.own_votes = {v: m for v, m in self.own_votes.items() if v > nv.view}
         self._requeue_in_progress()
         self._adopt_new_view_checkpoint(nv)
         for pp in nv.pre_prepares:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from prsm_validate.client.workload import progress
+from prsm_validate.client.workload import assert_safe, progress
 from prsm_validate.waiting import eventually
 
 pytestmark = [pytest.mark.consensus, pytest.mark.requires("consensus")]
@@ -19,9 +19,7 @@ def test_transfers_commit_identically_on_every_replica(prsm_cluster, prsm_transf
     before = prsm_cluster.settled_ledgers()
     with prsm_transfers(clients=4) as run:
         progress(run, 200, 30, "200 acknowledged transfers")
-    verdict = prsm_cluster.safety(prsm_history.events, before)
-    record_property("safety", verdict.to_json())
-    assert verdict, verdict.to_json()
+    assert_safe(prsm_cluster, prsm_history.events, before, record_property)
 
 
 def test_a_retried_transfer_applies_exactly_once(prsm_api, prsm_cluster, prsm_deployment):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from prsm_validate.client.workload import progress
+from prsm_validate.client.workload import assert_safe, progress
 from prsm_validate.waiting import eventually
 
 pytestmark = [pytest.mark.consensus, pytest.mark.requires("consensus", "kill", "restart")]
@@ -28,12 +28,6 @@ def _view_change(cluster, primary: str, old_view: int) -> float:
     return time.monotonic() - started
 
 
-def _assert_safe(cluster, history, before, record_property) -> None:
-    verdict = cluster.safety(history.events, before)
-    record_property("safety", verdict.to_json())
-    assert verdict, verdict.to_json()
-
-
 def test_one_backup_killed_under_load_then_caught_up(prsm_cluster, prsm_nemesis,
                                                      prsm_transfers, prsm_history,
                                                      record_property):
@@ -48,7 +42,7 @@ def test_one_backup_killed_under_load_then_caught_up(prsm_cluster, prsm_nemesis,
         record_property("catch_up_s", round(time.monotonic() - started, 3))
         record_property("commits_with_one_down_s", round(down, 3))
         progress(run, 50, 20, "commits after the restart")
-    _assert_safe(prsm_cluster, prsm_history, before, record_property)
+    assert_safe(prsm_cluster, prsm_history.events, before, record_property)
 
 
 @pytest.mark.parametrize("fault", ["kill", "pause"])
@@ -68,7 +62,7 @@ def test_primary_fails_view_change_then_commits_resume(fault, prsm_cluster, prsm
         record_property("commits_resumed_s", round(resumed, 3))
         prsm_cluster.wait_caught_up([primary], 30)
         progress(run, 50, 20, f"commits after the old primary returned ({fault})")
-    _assert_safe(prsm_cluster, prsm_history, before, record_property)
+    assert_safe(prsm_cluster, prsm_history.events, before, record_property)
 
 
 def test_wiped_replica_recovers_by_state_transfer(prsm_cluster, prsm_nemesis, prsm_control,
