@@ -120,7 +120,7 @@ def _dr_plan(repo: Repository) -> Path | None:
         if path in _runbooks(repo):
             continue
         name = f"{path.stem} {_title(repo, path)}".lower()
-        if "disaster" in name and "recovery" in name or re.search(r"\bdr[-_ ]plan", name):
+        if ("disaster" in name and "recovery" in name) or re.search(r"\bdr[-_ ]plan", name):
             return path
     return None
 

@@ -150,7 +150,8 @@ def _validate(body: dict[str, Any], version: str) -> str | None:
 
 
 def check_schemas(repo: Repository, params: dict[str, Any]) -> Finding:
-    """Every manifest (and every kustomize rendering) validates strictly."""
+    """Every manifest (and every kustomize rendering) validates strictly; the overlays named in
+    ``params.require_overlays`` exist."""
     import kubernetes_validate
 
     version = str(params.get("kubernetes_version") or kubernetes_validate.latest_version())
@@ -165,6 +166,13 @@ def check_schemas(repo: Repository, params: dict[str, Any]) -> Finding:
         if problem:
             found.gap(finding, manifest, problem)
     rendered = _render_all(found, finding, version)
+    for overlay in params.get("require_overlays") or []:
+        if not any(d.name == overlay for d in found.kustomize_dirs):
+            finding.gap(".", f"overlay {overlay}", f"no kustomization folder named {overlay} "
+                        f"(e.g. deploy/k8s/overlays/{overlay}/kustomization.yaml)")
+        else:
+            folder = next(d for d in found.kustomize_dirs if d.name == overlay)
+            finding.cite(found.repo.find_line(folder / "kustomization.yaml", "resources"))
     finding.measured = {"manifests": len(found.objects), "kustomize_rendered": rendered}
     if found.objects and not finding.gaps:
         finding.cite(found.line(found.objects[0]))
@@ -240,7 +248,7 @@ def check_config_secrets(repo: Repository, params: dict[str, Any]) -> Finding:
     if not configmaps:
         finding.gap(".", "ConfigMap", "no ConfigMap (production configuration management)")
     for configmap in configmaps:
-        for key, value in ((configmap.body.get("data") or {})).items():
+        for key, value in (configmap.body.get("data") or {}).items():
             if SECRET_KEY.search(str(key)) or SECRET_VALUE.search(str(value)):
                 found.gap(finding, configmap, f"data key {key!r} looks like a secret "
                           "(move it to a Secret)", rf"^\s*{re.escape(str(key))}\s*:")

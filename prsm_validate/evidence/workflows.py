@@ -79,7 +79,8 @@ def _needs(jobs: dict[str, Any], job_id: str, seen: set[str] | None = None) -> s
 
 
 def check_workflows(repo: Repository, params: dict[str, Any]) -> Finding:
-    """Workflows validate; push and pull_request trigger build, test, scan and deploy jobs."""
+    """Workflows validate; push and pull_request trigger build, test, scan and deploy jobs
+    (``params.roles`` narrows which), the deploy jobs waiting for the test and scan jobs."""
     finding = Finding()
     files = _workflow_files(repo)
     if not files:
@@ -93,7 +94,7 @@ def check_workflows(repo: Repository, params: dict[str, Any]) -> Finding:
             finding.gap(repo.rel(path), "workflow schema", problem)
         _check_triggers(repo, path, body, finding)
         _check_jobs(repo, path, body, finding, roles_found)
-    for role in ROLES:
+    for role in params.get("roles") or ROLES:
         if files and role not in roles_found:
             finding.gap(repo.rel(files[0]), "jobs", f"no job that does {role} "
                         f"(looked for: {ROLES[role].replace('|', ', ')[:120]})")

@@ -45,7 +45,8 @@ async def health(request: Request) -> JSONResponse:
                                      for name, check in checks.items()))
     components = dict(zip(checks, results, strict=True))
     status, code = probes.overall(components)
-    return JSONResponse({"status": status, "components": components}, code)
+    return JSONResponse({"status": status, "version": state.settings.version,
+                         "components": components}, code)
 
 
 @router.get("/metrics")

@@ -10,16 +10,10 @@ resource "aws_db_parameter_group" "postgres" {
     name  = "log_min_duration_statement"
     value = "250"
   }
-}
-
-resource "random_password" "database" {
-  length  = 40
-  special = false
-}
-
-resource "aws_secretsmanager_secret" "database" {
-  name       = "prsm/${var.environment}/database"
-  kms_key_id = aws_kms_key.data.arn
+  parameter {
+    name  = "rds.force_ssl"
+    value = "1"
+  }
 }
 
 resource "aws_db_instance" "main" {
@@ -34,7 +28,8 @@ resource "aws_db_instance" "main" {
   kms_key_id                          = aws_kms_key.data.arn
   db_name                             = "prsm"
   username                            = "prsm"
-  password                            = random_password.database.result
+  manage_master_user_password         = true # RDS keeps and rotates it in Secrets Manager
+  master_user_secret_kms_key_id       = aws_kms_key.data.key_id
   multi_az                            = true
   backup_retention_period             = var.backup_retention_days
   backup_window                       = "02:00-03:00"

@@ -2,8 +2,8 @@
 # ElastiCache Redis (replication group with automatic failover), EKS with auto-scaling node
 # groups, Milvus and the monitoring stack (CloudWatch, Amazon Managed Prometheus and Grafana).
 # One command provisions it: terraform init && terraform apply -var-file=production.tfvars
-# Secrets (database password, Redis auth token) are generated here and kept in Secrets Manager;
-# none is committed.
+# Secrets: RDS manages and rotates the database password in Secrets Manager; the Redis auth
+# token is generated here. None is committed.
 
 terraform {
   required_version = ">= 1.6"
@@ -41,4 +41,16 @@ resource "aws_kms_key" "data" {
   description             = "PRSM data at rest (RDS, ElastiCache, logs, EKS secrets)"
   deletion_window_in_days = 30
   enable_key_rotation     = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AccountAdministers"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
 }
+
+data "aws_caller_identity" "current" {}
