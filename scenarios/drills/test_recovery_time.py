@@ -35,6 +35,20 @@ def watch(prsm_deployment, prsm_history):
         api.close()
 
 
+class Partition:
+    """A partition shape applied by the nemesis, healed on demand."""
+
+    def __init__(self, nemesis, shape: str) -> None:
+        self.nemesis, self.shape, self.fault = nemesis, shape, None
+
+    def inject(self) -> None:
+        self.fault = self.nemesis.partition(self.shape)
+
+    def heal(self) -> None:
+        if self.fault is not None:
+            self.fault.heal()
+
+
 def _health_url(deployment, component: str) -> str | None:
     url = deployment.services.get(component)
     return f"{url}/health" if url else None
@@ -60,10 +74,8 @@ def test_recovery_time_of_every_chaos_fault(prsm_deployment, prsm_nemesis, prsm_
     outcomes.append(measure(watch, f"kill primary {primary}", lambda: nemesis.kill(primary),
                             lambda: nemesis.start(primary)))
     for shape in ("isolate-primary", "halves"):
-        fault = {}
-        outcomes.append(measure(watch, f"partition {shape}",
-                                lambda s=shape: fault.update(f=nemesis.partition(s)),
-                                lambda: fault["f"].heal()))
+        partition = Partition(nemesis, shape)
+        outcomes.append(measure(watch, f"partition {shape}", partition.inject, partition.heal))
     figures = [o.to_json() for o in outcomes]
     timed = [o.recovery_s for o in outcomes if o.recovery_s is not None]
     record_property("recovery", {"max_s": round(max(timed), 3) if timed else None,
