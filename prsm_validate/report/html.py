@@ -63,21 +63,9 @@ def _counts_text(summary: dict[str, Any]) -> str:
 
 
 def _gates_section(gates: list[dict[str, Any]]) -> str:
-    if not gates:
-        return ""
-    parts = ["<h2>Gates</h2>"]
-    for gate in gates:
-        parts.append(f"<h3>{_e(gate['gate'])}: <span class='{_e(gate['verdict'])}'>"
-                     f"{_e(gate['verdict'].upper())}</span> — {_e(gate.get('title', ''))}</h3>")
-        rows = "".join(
-            f"<tr><td>{_e(c['id'])}</td><td>{_e(c['kind'])}</td><td>{_e(c['description'])}</td>"
-            f"<td class='{_e(c['verdict'])}'>{_e(c['verdict'])}</td><td>{_e(c.get('measured'))}"
-            f"</td><td>{_e(c.get('threshold', ''))}</td><td>{_e(c.get('reason', ''))}</td></tr>"
-            for c in gate["criteria"])
-        parts.append("<table><tr><th>criterion</th><th>kind</th><th>what</th><th>verdict</th>"
-                     f"<th>measured</th><th>threshold</th><th>evidence / reason</th></tr>{rows}"
-                     "</table>")
-    return "".join(parts)
+    from prsm_validate.report.gates_html import render_gates
+
+    return render_gates(gates)
 
 
 def _sla_section(summary: dict[str, Any]) -> str:
