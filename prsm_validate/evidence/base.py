@@ -27,7 +27,8 @@ class Line:
     text: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.text.strip()}"
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.text.strip()}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Finding:
                                if self.gaps else "; ".join(str(e) for e in self.evidence[:3]))
         body: dict[str, Any] = {"verdict": self.verdict, "reason": reason,
                                 "gaps": [str(g) for g in self.gaps],
-                                "evidence": [{"file": e.file, "line": e.line,
+                                "evidence": [{"file": e.file, "line": e.line or None,
                                               "text": e.text.strip()} for e in self.evidence]}
         if self.measured is not None:
             body["measured"] = self.measured

@@ -110,6 +110,11 @@ def check_checkov(repo: Repository, params: dict[str, Any]) -> Finding:
         finding.cite(Line(repo.rel(repo.root / str(check.get("file_path", "")).lstrip("/")),
                           int(line or 0), f"{check.get('check_id')} {check.get('resource')}: "
                           f"{check.get('check_name')}"))
+    folders = sorted({repo.rel(f.parent) + "/" for f in files})
+    finding.evidence.insert(0, Line(", ".join(folders), 0, f"checkov "
+                                    f"{summary.get('checkov_version', CHECKOV_VERSION)}: "
+                                    f"{summary.get('passed', 0)} passed, {len(failed)} failed "
+                                    f"over {summary.get('resource_count', 0)} resources"))
     if len(failed) > limit:
         worst = failed[0]
         finding.gap(str(worst.get("file_path", "")).lstrip("/"), str(worst.get("resource")),
