@@ -85,7 +85,7 @@ def _sum_pairs(pairs: Iterable[tuple[int, int]]) -> tuple[int, int]:
 def _trend(condition: Condition, series: list[Trend], first: int, end: int) -> float | None:
     merged = new_histogram()
     for trend in series:
-        merged.add(trend.total if (first, end) == (0, EVERYTHING) else trend.window(first, end))
+        merged.add(trend.total() if (first, end) == (0, EVERYTHING) else trend.window(first, end))
     count = merged.get_total_count()
     if not count:
         return None

@@ -146,5 +146,5 @@ def test_values_are_kept_with_microsecond_resolution():
     store = MetricStore()
     store.trend("fast", 0.123)
     (trend,) = store.matching("fast", ())
-    assert isinstance(trend, Trend) and isinstance(trend.total, HdrHistogram)
-    assert trend.total.get_max_value() == 123
+    assert isinstance(trend, Trend) and isinstance(trend.total(), HdrHistogram)
+    assert trend.total().get_max_value() == 123
