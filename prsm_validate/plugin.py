@@ -78,9 +78,11 @@ def pytest_configure(config: pytest.Config) -> None:
     seed = workerinput.get("prsm_seed") if workerinput else None
     settings = read_settings(config, seed)
     session = PrsmSession(config, settings, workerinput)
-    from prsm_validate.report import allure
+    from prsm_validate.report import allure, junit
 
     allure.enable(config)
+    if workerinput is None:
+        junit.enable(config, session.store.junit_path)
     config.pluginmanager.register(session, "prsm-session")
     if settings.gate:
         from prsm_validate.gates.plugin import GatePlugin, load_gate

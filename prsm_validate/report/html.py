@@ -32,10 +32,12 @@ def _e(value: Any) -> str:
 
 
 def overall(summary: dict[str, Any]) -> str:
-    """PASS when nothing failed or errored and something passed; otherwise FAIL."""
-    counts = summary.get("counts", {})
-    bad = counts.get("failed", 0) + counts.get("error", 0)
-    return "PASS" if not bad and counts.get("passed", 0) else "FAIL"
+    """The run's verdict as decided when it ended (:mod:`prsm_validate.report.verdict`)."""
+    if "verdict" in summary:
+        return str(summary["verdict"])
+    from prsm_validate.report.verdict import decide  # a summary from before verdicts
+
+    return decide(summary.get("exit_status", 0), summary.get("counts", {}), [], []).verdict
 
 
 def render(run_dir: Path, trend: list[dict[str, Any]] | None = None) -> str:
