@@ -106,8 +106,9 @@ def pytest_prsm_make_target(config: pytest.Config, spec: object) -> object:
         return LocalTarget(LocalOptions(nodes=settings.nodes, keep=settings.keep))
     if spec.kind == "docker":
         from prsm_validate.targets.docker import DockerTarget
+        from prsm_validate.terminal import announce
 
-        return DockerTarget(nodes=settings.nodes)
+        return DockerTarget(nodes=settings.nodes, progress=lambda line: announce(config, line))
     if spec.kind == "remote":
         from prsm_validate.targets.remote import RemoteTarget
 
