@@ -146,6 +146,6 @@ def test_the_fixture_runs_a_load_that_an_sla_marker_judges(pytester, server):
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*SLA FAIL: http_req_failed rate<0.01 — measured 1 over the "
+    result.stdout.fnmatch_lines(["*SLA FAIL: http_req_failed rate<0.01 — measured rate=1 over the "
                                  "whole run*"])
     assert result.ret == 6
