@@ -16,6 +16,7 @@ from prsm_validate.targets.base import FAULT_CAPABILITIES, fault_permission
 SETTINGS_KEY = pytest.StashKey[RunSettings]()
 SESSION_KEY = pytest.StashKey["PrsmSession"]()
 USES_PRSM = "prsm"  # user property marking a test that used the system under test
+FAILURE = "failure"  # user property: {"class", "cause"} of a failed phase
 
 
 class PrsmSession:
@@ -93,6 +94,22 @@ class PrsmSession:
 
     # outcomes ------------------------------------------------------------------------------
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Any:
+        """A failed phase gets its failure class and one-line cause (after the SLA plugin
+        has judged the test: this wrapper is the outermost)."""
+        report: pytest.TestReport = yield
+        if report.failed:
+            from prsm_validate.report.failures import classify
+
+            exc = call.excinfo.value if call.excinfo is not None else None
+            breach = ("sla_breach", True) in report.user_properties
+            kind, cause = classify(exc, report.longreprtext,
+                                   {m.name for m in item.iter_markers()}, breach, call.when)
+            report.user_properties.append((FAILURE, {"class": kind, "cause": cause}))
+        return report
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect each test's outcome (also the workers', under xdist)."""
         if any(name == USES_PRSM for name, _ in report.user_properties):
@@ -155,6 +172,7 @@ class PrsmSession:
 
     def summary(self, exitstatus: int) -> dict[str, Any]:
         """The run summary written to summary.json (``exit_status`` agrees with ``verdict``)."""
+        from prsm_validate.report.failures import counts as failure_counts
         from prsm_validate.report.verdict import decide
 
         counts: dict[str, int] = {}
@@ -171,6 +189,7 @@ class PrsmSession:
             "target": {"name": self.settings.spec.name, "kind": self.settings.spec.kind,
                        "profile": self.settings.spec.profile},
             "deployments": self._deployments(), "counts": counts, "tests": self.reports,
+            "failure_classes": failure_counts(self.reports),
             "python": sys.version.split()[0], "argv": list(self.config.invocation_params.args),
             "versions": _versions(), "thresholds": self.thresholds + [
                 {**r, "name": f"{t['nodeid'].split('::')[-1]}: {r['name']}"}
@@ -189,8 +208,9 @@ class PrsmSession:
             return []
         verdict = self.verdict
         why = "; ".join(verdict["reasons"])
-        lines = [f"prsm verdict: {verdict['verdict']}" + (f" ({why})" if why else ""),
-                 f"prsm report: {self.store.path}"]
+        lines = _failure_lines(self.reports)
+        lines += [f"prsm verdict: {verdict['verdict']}" + (f" ({why})" if why else ""),
+                  f"prsm report: {self.store.path}"]
         if verdict["verdict"] != "PASS":
             args = " ".join(a for a in self.config.invocation_params.args
                             if not a.startswith("--prsm-seed"))
@@ -225,6 +245,21 @@ class XdistHooks:
 
 
 PRSM_FIXTURES = ("prsm_deployment", "prsm_history")
+
+
+def _failure_lines(tests: list[dict[str, Any]]) -> list[str]:
+    """Failures per class, then one line per failure: class, test, cause."""
+    from prsm_validate.report.failures import counts
+
+    per_class = counts(tests)
+    if not per_class:
+        return []
+    lines = ["prsm failures: " + ", ".join(f"{n} {c}" for c, n in per_class.items())]
+    for test in tests:
+        if test.get("failure"):
+            lines.append(f"  {test['failure']['class']:12} {test['nodeid']}: "
+                         f"{test['failure']['cause']}")
+    return lines
 
 
 def _uses_prsm(item: pytest.Item) -> bool:
@@ -263,7 +298,11 @@ def _outcome(report: pytest.TestReport) -> dict[str, Any]:
         entry["reason"] = str(report.longrepr[2]).removeprefix("Skipped: ")
     elif report.failed:
         entry["message"] = report.longreprtext[-4000:]
-    props = {k: v for k, v in report.user_properties if k not in (USES_PRSM, "sla_breach")}
+    props = {k: v for k, v in report.user_properties
+             if k not in (USES_PRSM, "sla_breach", FAILURE)}
+    failure = [v for k, v in report.user_properties if k == FAILURE]
+    if failure and report.failed:
+        entry["failure"] = failure[-1]
     if props:
         entry["properties"] = props
     return entry

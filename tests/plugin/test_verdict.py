@@ -114,3 +114,46 @@ def test_a_user_junitxml_is_left_where_asked_and_copied_into_the_run(pytester):
     mine = (pytester.path / "mine.xml").read_text()
     assert mine.count("<testcase") == 3
     assert (pytester.path / "reports" / "latest" / "junit.xml").read_text() == mine
+
+
+CLASSES = """
+import httpx
+import pytest
+
+def test_contract(prsm_history):
+    assert {"status": "queued"} == {"status": "pending"}
+
+def test_availability(prsm_history):
+    raise httpx.ReadTimeout("timed out on memory_get after 10 s")
+
+@pytest.mark.security
+def test_security(prsm_history):
+    assert False, "a second user read the first user's key"
+
+def test_safety(prsm_history):
+    verdict = {"valid": False, "witness": "replicas diverge at seq 7"}
+    assert verdict["valid"], verdict
+
+@pytest.mark.sla("latency", "p(99)<1ms")
+def test_sla(prsm_metrics, prsm_history):
+    prsm_metrics.trend("latency", 5.0)
+
+def test_harness(prsm_history):
+    {}["missing"]
+"""
+
+
+def test_each_failure_is_classified_with_a_one_line_cause(pytester):
+    pytester.makepyfile(test_classes=CLASSES)
+    result, summary = _run(pytester)
+    assert summary["failure_classes"] == {"contract": 1, "availability": 1, "sla": 1,
+                                          "safety": 1, "security": 1, "harness": 1}
+    causes = {t["nodeid"].split("::")[1]: t["failure"] for t in summary["tests"]}
+    assert causes["test_availability"]["cause"] == (
+        "ReadTimeout: timed out on memory_get after 10 s")
+    assert causes["test_harness"]["cause"] == "KeyError: 'missing'"
+    assert causes["test_security"]["cause"].startswith("a second user read")
+    result.stdout.fnmatch_lines([
+        "prsm failures: 1 contract, 1 availability, 1 sla, 1 safety, 1 security, 1 harness",
+        "  contract     test_classes.py::test_contract: assert *",
+        "  availability test_classes.py::test_availability: ReadTimeout: timed out*"])
