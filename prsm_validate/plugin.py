@@ -82,7 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     allure.enable(config)
     if workerinput is None:
-        junit.enable(config, session.store.junit_path)
+        junit.enable(config)
     config.pluginmanager.register(session, "prsm-session")
     if settings.gate:
         from prsm_validate.gates.plugin import GatePlugin, load_gate

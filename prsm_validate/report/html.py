@@ -25,8 +25,20 @@ def _environment() -> Any:
     import jinja2
 
     # Lenient undefined: a key that an older run's summary lacks renders empty.
-    return jinja2.Environment(loader=jinja2.PackageLoader("prsm_validate.report", "templates"),
-                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("prsm_validate.report", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["breakable"] = _breakable
+    return env
+
+
+def _breakable(text: object) -> Any:
+    """A test id or metric name that wraps after ``/``, ``::``, ``_``, ``.`` or ``[``, never
+    inside a word."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"(/|::|_|\.|\[|,)", r"\1<wbr>", str(escape(text))))
 
 
 def overall(summary: dict[str, Any]) -> str:
