@@ -160,6 +160,7 @@ class GatePlugin:
                  "measured": c.get("measured"), "verdict": c["verdict"]}
                 for c in verdict["criteria"] if c.get("threshold")]
         failed = any(v["verdict"] != "pass" for v in self.verdicts)
+        self.session.gate_passed = not failed
         if failed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         elif session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
