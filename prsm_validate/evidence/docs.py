@@ -74,8 +74,9 @@ def check_runbooks(repo: Repository, params: dict[str, Any]) -> Finding:
     """A runbook per topic, each with the five sections filled in."""
     finding = Finding()
     books = _runbooks(repo)
+    folder = f"{repo.rel(books[0].parent)}/" if books else "runbooks/"
     if not books:
-        finding.gap("runbooks/", "runbooks", "no runbooks folder with Markdown files")
+        finding.gap(folder, "runbooks", "no runbooks folder with Markdown files")
     topics = params.get("topics") or list(RUNBOOK_TOPICS)
     matched: dict[str, str] = {}
     for topic in topics:
@@ -83,7 +84,7 @@ def check_runbooks(repo: Repository, params: dict[str, Any]) -> Finding:
         book = next((b for b in books if pattern.search(b.stem) or
                      pattern.search(_title(repo, b))), None)
         if book is None:
-            finding.gap("runbooks/", f"runbook {topic!r}", "missing (no file or title "
+            finding.gap(folder, f"runbook {topic!r}", "missing (no file or title "
                         f"matching {pattern.pattern})")
             continue
         matched[topic] = repo.rel(book)

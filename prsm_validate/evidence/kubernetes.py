@@ -323,7 +323,7 @@ def check_resources(repo: Repository, params: dict[str, Any]) -> Finding:
                 if missing:
                     found.gap(finding, manifest, f"container {container.get('name')}: "
                               f"resources.{part}.{'/'.join(missing)} not set",
-                              rf"name:\s*{re.escape(str(container.get('name')))}\b")
+                              _container_line(container))
         if manifest.containers() and not finding.gaps:
             finding.cite(found.line(manifest, "limits"))
     _none_is_a_gap(found, finding)
@@ -338,10 +338,15 @@ def _per_container(repo: Repository, keys: tuple[str, ...]) -> Finding:
             for key in keys:
                 if key not in container:
                     found.gap(finding, manifest, f"container {container.get('name')}: {key} "
-                              "not set", rf"name:\s*{re.escape(str(container.get('name')))}\b")
+                              "not set", _container_line(container))
         finding.cite(found.line(manifest, keys[0]))
     _none_is_a_gap(found, finding)
     return finding
+
+
+def _container_line(container: dict[str, Any]) -> str:
+    """The pattern of a container's list item (``- name: api``), not the object's name."""
+    return rf"^\s*-\s*name:\s*{re.escape(str(container.get('name')))}\b"
 
 
 def _none_is_a_gap(found: Manifests, finding: Finding) -> None:

@@ -69,9 +69,15 @@ def automated(criterion: Criterion, outcomes: list[dict[str, Any]],
                 "evidence": [_evidence(o, f"skipped: {o.get('reason')}", locations)
                              for o in skipped[:3]]}
     verdict = _thresholds(criterion.thresholds, passed, locations)
-    if verdict["verdict"] != "pass" or not criterion.sla:
-        return verdict
-    return _sla(criterion, passed, verdict)
+    if verdict["verdict"] == "pass" and criterion.sla:
+        verdict = _sla(criterion, passed, verdict)
+    skipped = [o for o in mine if o["outcome"] == "skipped"]
+    if verdict["verdict"] == "not-measured" and skipped:  # say why the figure is missing
+        verdict["reason"] += "; skipped: " + "; ".join(
+            f"{o['nodeid']}: {o.get('reason')}" for o in skipped[:3])
+        verdict["evidence"] = [_evidence(o, f"skipped: {o.get('reason')}", locations)
+                               for o in skipped[:3]] + verdict.get("evidence", [])
+    return verdict
 
 
 def _last_line(message: str) -> str:

@@ -288,3 +288,15 @@ def test_a_malformed_gate_sla_line_names_file_key_and_position(tmp_path):
     path.write_text(SLA_GATE.format(lines='"http_req_duration: p(99)<<10ms"'))
     with pytest.raises(GateFileError, match=r"gates.S.criteria\[0\].sla: invalid threshold"):
         load_gates(path)
+
+
+def test_a_not_measured_criterion_says_which_scenario_was_skipped_and_why():
+    criterion = Criterion("c", "automated", "d", select=("t.py",),
+                          sla=("http_req_duration{name:health}: p(99)<10ms",))
+    outcomes = [{"nodeid": "t.py::a", "outcome": "passed"},
+                {"nodeid": "t.py::b", "outcome": "skipped", "reason": "SLA UNKNOWN: floor 11ms"}]
+    verdict = automated(criterion, outcomes, {"t.py::b": ("t.py", 7)})
+    assert verdict["verdict"] == "not-measured"
+    assert verdict["reason"].endswith("; skipped: t.py::b: SLA UNKNOWN: floor 11ms")
+    assert verdict["evidence"][0] == {"file": "t.py", "line": 7,
+                                      "text": "t.py::b: skipped: SLA UNKNOWN: floor 11ms"}
