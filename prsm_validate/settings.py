@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from prsm_validate.targets.base import LOCAL_CAPABILITIES
 from prsm_validate.targets.config import (
     TargetConfigError,
     TargetSpec,
     default_targets_file,
     resolve_target,
 )
-from prsm_validate.targets.local import LocalTarget
 
 OPTIONS = (
     # (name, kind, default, help)
@@ -87,7 +87,7 @@ def read_settings(config: pytest.Config, seed: int | None = None) -> RunSettings
 
 def _resolve(name: str, targets_file: Path) -> TargetSpec:
     try:
-        spec = resolve_target(name, targets_file, LocalTarget.capabilities)
+        spec = resolve_target(name, targets_file, LOCAL_CAPABILITIES)
         if spec.kind == "remote":
             spec.credentials()  # fail now, not in the first test, when a variable is missing
         return spec

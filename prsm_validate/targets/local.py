@@ -64,10 +64,7 @@ class LocalTarget:
 
     options: LocalOptions = field(default_factory=LocalOptions)
     name: str = "local"
-    capabilities: frozenset[str] = frozenset(
-        {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER,
-         base.TOKEN_SIGNING, base.EDGE, base.PIPELINE, base.LINK_FAULTS, base.CONSENSUS,
-         base.PARTITION, base.BYZANTINE})
+    capabilities: frozenset[str] = base.LOCAL_CAPABILITIES
     root: Path | None = None
     ready_s: float | None = None
     _components: dict[str, Component] = field(default_factory=dict)
