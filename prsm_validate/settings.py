@@ -24,7 +24,7 @@ OPTIONS = (
      "else fixtures/targets.yaml)"),
     ("nodes", int, 4, "PBFT cluster size for targets the harness starts (default 4, f=(N-1)//3)"),
     ("seed", int, None, "seed for workloads and fault schedules (default: random, printed)"),
-    ("gate", str, None, "run milestone gate M and write its verdict"),
+    ("gate", str, None, "run milestone gate(s) M (e.g. M4, T2 or M1,M2) and write gate-M.json"),
     ("report", str, "reports", "report root folder (default reports/)"),
 )
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 # Capability names used by the `requires` marker and the nemesis.
 KILL, PAUSE, RESTART = "kill", "pause", "restart"
@@ -45,6 +45,14 @@ class ProcessControl(Protocol):
     def resume(self, component: str) -> None: ...
     def restart(self, component: str) -> None: ...
     def components(self) -> list[str]: ...
+
+
+@runtime_checkable
+class Redeploy(Protocol):
+    """Roll a changed build or configuration onto one component: restart it with ``env``
+    added to its environment and wait until it is ready (the rolling-deploy drills)."""
+
+    def redeploy(self, component: str, env: Mapping[str, str]) -> None: ...
 
 
 @dataclass

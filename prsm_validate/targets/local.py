@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,6 +309,13 @@ class LocalTarget:
         self._wait(component)
         if self._deployment is not None and proc.pid is not None:
             self._deployment.pids[component] = proc.pid
+
+    def redeploy(self, component: str, env: Mapping[str, str]) -> None:
+        """Restart ``component`` with ``env`` added to its environment (a new release or
+        configuration rolled onto it), then wait until it is ready."""
+        proc = self.process(component)
+        proc.env = {**proc.env, **env}
+        self.restart(component)
 
     def restart_node(self, name: str, byzantine: Sequence[str] = ()) -> None:
         """Restart replica ``name`` with the given Byzantine behaviours (none = honest)."""
