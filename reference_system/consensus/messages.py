@@ -306,7 +306,10 @@ def to_wire(m: Message) -> dict[str, Any]:
 
 _ENCODERS: dict[type, Any] = {
     Request: lambda m: {"type": "REQUEST", **_request_wire(m)},
-    Reply: lambda m: {"type": "REPLY", "p": m.payload().decode(), "mac": m.mac},
+    # "c" and "t" repeat the client and timestamp outside the MAC'd payload so that a client
+    # can drop a reply it no longer waits for (beyond the f+1 it needs) without parsing it.
+    Reply: lambda m: {"type": "REPLY", "c": m.client, "t": m.timestamp,
+                      "p": m.payload().decode(), "mac": m.mac},
     PrePrepare: lambda m: {"type": "PRE-PREPARE", "v": m.view, "n": m.seq, "d": m.digest,
                            "i": m.replica, "b": [_request_wire(r) for r in m.batch],
                            "s": m.sig.hex()},
