@@ -92,7 +92,7 @@ def test_a_get_in_flight_on_a_dying_backend_is_retried_on_another() -> None:
 def test_a_request_with_an_idempotency_key_is_retried() -> None:
     status, body, dying, live = asyncio.run(_dying_scenario(KEYED))
     assert (status, body) == (200, b"b")
-    assert live.requests == [b"POST /api/v1/ftns/transfer HTTP/1.1{}"]
+    assert dying.requests == live.requests == [b"POST /api/v1/ftns/transfer HTTP/1.1{}"]
 
 
 def test_a_non_idempotent_request_in_flight_fails_fast_and_is_not_resent() -> None:
