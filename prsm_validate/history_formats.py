@@ -1,6 +1,7 @@
 """History file formats: our JSON Lines, and Jepsen's text history logs, with detection.
 
-Jepsen logs one line per event through ``jepsen.util``, e.g. (tab separated)::
+Jepsen logs one line per event through ``jepsen.util``, e.g. (fields separated by a tab or a
+run of spaces; published logs use both)::
 
     INFO  jepsen.util - 3	:invoke	:cas	[1 2]
     INFO  jepsen.util - 3	:fail	:cas	[1 2]
@@ -52,7 +53,8 @@ class LoadedHistory:
 
 
 def detect_format(path: Path) -> str:
-    """``jsonl`` or ``jepsen``, judged from the first non-empty lines of ``path``."""
+    """``jsonl`` or ``jepsen``, judged from the first non-empty lines of ``path`` (a file
+    named ``*.jsonl`` is JSON Lines whatever they hold)."""
     with path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if number > SNIFF_LINES:
@@ -61,30 +63,43 @@ def detect_format(path: Path) -> str:
                 return "jepsen"
             if line.lstrip().startswith("{"):
                 return "jsonl"
+    if path.suffix == ".jsonl":  # named so: its lines are reported as not events, one by one
+        return "jsonl"
     raise HistoryFormatError(f"{path}: neither JSON Lines events nor Jepsen 'jepsen.util - ' "
                              f"lines in the first {SNIFF_LINES} lines; pass --format")
 
 
 def load_history(path: Path, format: str | None = None) -> LoadedHistory:
     """Read a history file in ``format`` (detected when None)."""
+    pairs = list(iter_history(path, format))
+    return LoadedHistory(path, format or detect_format(path), [e for _, e in pairs],
+                         [n for n, _ in pairs])
+
+
+def iter_history(path: Path, format: str | None = None) -> Iterator[tuple[int, Event]]:
+    """(line number, event) for each event of a history file, read as it is consumed (a
+    checker that pairs events as they come holds only the operations, not every event)."""
     if not path.is_file():
         raise HistoryFormatError(f"{path}: no such file")
     format = format or detect_format(path)
     if format not in FORMATS:
         raise HistoryFormatError(f"{path}: unknown format {format!r}; choose {FORMATS}")
-    pairs = list(iter_jsonl(path) if format == "jsonl" else iter_jepsen_log(path))
-    return LoadedHistory(path, format, [e for _, e in pairs], [n for n, _ in pairs])
+    return iter_jsonl(path) if format == "jsonl" else iter_jepsen_log(path)
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Event]]:
     """(line number, event) for each line of a JSON Lines history."""
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                yield number, Event.from_json(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise TypeError(f"a JSON {type(data).__name__}, not an object with "
+                                    "index, type, process, f")
+                yield number, Event.from_json(data)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise HistoryFormatError(f"{path}:{number}: not a history event: {exc}") from None
 
 
@@ -95,14 +110,14 @@ def read_jepsen_log(path: Path) -> list[Event]:
 
 def iter_jepsen_log(path: Path) -> Iterator[tuple[int, Event]]:
     """(line number, event) for each client operation line of a Jepsen log."""
-    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
     importer = _JepsenImporter(path)
-    for number, line in enumerate(text, 1):
-        match = JEPSEN_LINE.search(line)
-        if match:
-            event = importer.event(match.group("rest"), number)
-            if event is not None:
-                yield number, event
+    with path.open(encoding="utf-8", errors="replace") as text:
+        for number, line in enumerate(text, 1):
+            match = JEPSEN_LINE.search(line.rstrip("\r\n"))
+            if match:
+                event = importer.event(match.group("rest"), number)
+                if event is not None:
+                    yield number, event
 
 
 class _JepsenImporter:
@@ -133,11 +148,14 @@ class _JepsenImporter:
         return Event(self.index - 1, number, ours, kind, f, value, extra=extra)  # type: ignore[arg-type]
 
     def _fields(self, rest: str, number: int) -> tuple[int | None, str, str, Any]:
-        parts = rest.split("\t", 3)
+        # Published logs separate the fields with tabs or with runs of spaces; the value
+        # itself may contain spaces ("[1 2]"), so only the first three separators count.
+        parts = rest.split(None, 3)
         if parts[0] == ":nemesis":
             return None, "", "", None
         if len(parts) < 3:
-            raise self._error(number, "expected process, :type, :f and value separated by tabs")
+            raise self._error(number, "expected process, :type, :f and value separated by "
+                                      "tabs or spaces")
         if not parts[0].isdigit():
             raise self._error(number, f"process {parts[0]!r} is not a number or :nemesis")
         kind = parts[1].lstrip(":")

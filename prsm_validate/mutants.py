@@ -123,12 +123,28 @@ def apply(mutant: Mutant, root: Path) -> Path:
     return root
 
 
-def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path,
-                  timeout_s: float = 600, failure_log: Path | None = None,
-                  ) -> tuple[bool, float, list[str]]:
-    """Run the scenarios in a fresh pytest; returns (all passed, seconds, failed node ids).
-    When they fail, pytest's output is written to ``failure_log`` (if given).
+@dataclass(frozen=True)
+class ScenarioRun:
+    """One pytest run of scenarios: whether all passed, how long, which failed, and whether it
+    was stopped at its timeout (then ``passed`` is False and nothing about the defect is
+    known: a timed-out baseline is a false alarm, a timed-out mutant is neither detected nor
+    passed)."""
 
+    passed: bool
+    seconds: float
+    failed: list[str]
+    timed_out: bool = False
+
+
+DEFAULT_TIMEOUT_S = 600.0
+
+
+def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path,
+                  timeout_s: float = DEFAULT_TIMEOUT_S, failure_log: Path | None = None,
+                  ) -> ScenarioRun:
+    """Run the scenarios in a fresh pytest (stopped after ``timeout_s``).
+
+    When they fail or time out, pytest's output is written to ``failure_log`` (if given).
     With a scratch copy, pytest and every process it starts run *in* the copy's folder:
     the working directory comes first on ``sys.path``, before ``PYTHONPATH``.
     """
@@ -140,17 +156,29 @@ def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path
         cwd = pythonpath
     with tempfile.TemporaryDirectory(prefix="prsm-mutant-report-") as reports:
         started = time.monotonic()
-        result = subprocess.run(
-            # No -x: every scenario that catches the defect is named, and one unrelated
-            # failure does not hide the ones that matter.
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             f"--prsm-report={reports}", *paths],
-            cwd=cwd, env=env, capture_output=True, timeout=timeout_s)
+        try:
+            result = subprocess.run(
+                # No -x: every scenario that catches the defect is named, and one unrelated
+                # failure does not hide the ones that matter.
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                 f"--prsm-report={reports}", *paths],
+                cwd=cwd, env=env, capture_output=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired as expired:
+            # pytest was killed; the systems it started are reaped by their reaper.
+            _write_log(failure_log, (expired.stdout or b"") + (expired.stderr or b"")
+                       + f"\n(timed out after {timeout_s:g} s)\n".encode())
+            return ScenarioRun(False, time.monotonic() - started,
+                               [f"(timed out after {timeout_s:g} s)"], timed_out=True)
         failed = _failed_tests(Path(reports))
-    if result.returncode != 0 and failure_log is not None:
-        failure_log.parent.mkdir(parents=True, exist_ok=True)
-        failure_log.write_bytes(result.stdout + result.stderr)
-    return result.returncode == 0, time.monotonic() - started, failed
+    if result.returncode != 0:
+        _write_log(failure_log, result.stdout + result.stderr)
+    return ScenarioRun(result.returncode == 0, time.monotonic() - started, failed)
+
+
+def _write_log(path: Path | None, output: bytes) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(output)
 
 
 def first_reason(output: str) -> str:
@@ -171,22 +199,27 @@ def _failed_tests(reports: Path) -> list[str]:
     return [t["nodeid"].split("::", 1)[-1] for t in tests if t["outcome"] in ("failed", "error")]
 
 
-def detect(mutant: Mutant, cwd: Path) -> dict[str, object]:
-    """Run ``mutant``'s scenarios against the defective copy."""
+def detect(mutant: Mutant, cwd: Path, timeout_s: float = DEFAULT_TIMEOUT_S
+           ) -> dict[str, object]:
+    """Run ``mutant``'s scenarios against the defective copy (``detected`` is False when
+    the run timed out: ``timed_out`` says so)."""
     with tempfile.TemporaryDirectory(prefix=f"prsm-mutant-{mutant.id}-") as scratch:
-        passed, seconds, failed = run_scenarios(mutant.scenarios,
-                                                apply(mutant, Path(scratch)), cwd)
-    return {"id": mutant.id, "description": mutant.description, "detected": not passed,
-            "caught_by": failed, "seconds": round(seconds, 1),
+        run = run_scenarios(mutant.scenarios, apply(mutant, Path(scratch)), cwd, timeout_s)
+    return {"id": mutant.id, "description": mutant.description,
+            "detected": not run.passed and not run.timed_out, "timed_out": run.timed_out,
+            "caught_by": [] if run.timed_out else run.failed, "seconds": round(run.seconds, 1),
             "scenarios": list(mutant.scenarios)}
 
 
-def summary(rows: list[dict[str, object]], baseline_failures: int, baseline_runs: int
-            ) -> dict[str, object]:
-    """The JSON line of ``prsm-validate mutants``."""
+def summary(rows: list[dict[str, object]], baseline_failures: int, baseline_runs: int,
+            baseline_timeouts: int = 0) -> dict[str, object]:
+    """The JSON line of ``prsm-validate mutants`` (a timed-out mutant is in ``timed_out``,
+    not in ``undetected``; a timed-out baseline counts as a false alarm)."""
     detected = sum(1 for r in rows if r["detected"])
-    return {"total": len(rows), "detected": detected, "undetected":
-            [r["id"] for r in rows if not r["detected"]], "false_alarms": baseline_failures,
+    return {"total": len(rows), "detected": detected,
+            "undetected": [r["id"] for r in rows if not r["detected"] and not r["timed_out"]],
+            "timed_out": [r["id"] for r in rows if r["timed_out"]],
+            "false_alarms": baseline_failures, "baseline_timeouts": baseline_timeouts,
             "baseline_runs": baseline_runs}
 
 

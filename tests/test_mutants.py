@@ -48,3 +48,47 @@ def test_a_planted_defect_is_caught_by_the_scenario_that_targets_it():
 ])
 def test_a_failing_run_names_its_first_reason(output, reason):
     assert mutants.first_reason(output) == reason
+
+
+def _sleepy_scenario(folder: Path) -> str:
+    (folder / "test_sleepy.py").write_text("import time\n\n\ndef test_hangs():\n"
+                                           "    time.sleep(120)\n")
+    return "test_sleepy.py"
+
+
+def test_a_scenario_run_past_its_timeout_is_reported_as_timed_out(tmp_path):
+    run = mutants.run_scenarios((_sleepy_scenario(tmp_path),), None, tmp_path, timeout_s=3,
+                                failure_log=tmp_path / "out.log")
+    assert run.timed_out and not run.passed
+    assert run.failed == ["(timed out after 3 s)"]
+    assert "timed out after 3 s" in (tmp_path / "out.log").read_text()
+
+
+def test_mutants_command_goes_on_after_timeouts_and_prints_its_json(tmp_path, monkeypatch,
+                                                                     capsys):
+    import dataclasses
+    import json
+
+    from prsm_validate.cli import main
+
+    scenario = _sleepy_scenario(tmp_path)
+    hanging = dataclasses.replace(mutants.MUTANTS[0], scenarios=(scenario,))
+    monkeypatch.setattr(mutants, "MUTANTS", (hanging,))
+    monkeypatch.chdir(tmp_path)
+    status = main(["mutants", "--timeout", "3"])
+    out = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert out[0].startswith("baseline 1: TIMED OUT (false alarm)")
+    assert f"{hanging.id}" in out[-2] and "timed out" in out[-2]
+    result = json.loads(out[-1])  # the JSON line is printed whatever happened
+    assert result["timed_out"] == [hanging.id] and result["undetected"] == []
+    assert result["detected"] == 0 and result["false_alarms"] == 1
+    assert result["baseline_timeouts"] == 1
+
+
+def test_a_timed_out_mutant_is_neither_detected_nor_undetected():
+    rows = [{"id": "a", "detected": True, "timed_out": False},
+            {"id": "b", "detected": False, "timed_out": True},
+            {"id": "c", "detected": False, "timed_out": False}]
+    result = mutants.summary(rows, 0, 1)
+    assert (result["detected"], result["undetected"], result["timed_out"]) == (1, ["c"], ["b"])

@@ -32,8 +32,13 @@ sign, the backup's verify + sign, 2f-1 more PREPARE verifies (its own counts), a
     floor_p50 = 2.5 rtt + 3s + 4f v + fsync + (f + 3) h
 
 Both ignore JSON, Python and scheduling costs, so they bound what any implementation on these
-primitives could reach; the gap to the measured figures is the interpreter. Prints human lines,
-then JSON on the last line.
+primitives could reach; the gap to the measured figures is the interpreter.
+
+The machine may be shared, so two figures that the other load moves little come with them:
+the CPU milliseconds the nodes and the client spent per committed request in each phase
+(``cpu_bound_ops_per_s`` = cores / that), and the protocol core's CPU per request in one
+process with its cProfile top 10 (:mod:`._consensus_core`). Prints human lines, then JSON on
+the last line.
 """
 
 from __future__ import annotations
@@ -175,15 +180,53 @@ def _quantile(values: list[float], q: float) -> float:
 
 @dataclass
 class Phase:
-    """Outcome of one phase: latencies in seconds, committed and failed counts, duration."""
+    """Outcome of one phase: latencies in seconds, committed and failed counts, duration,
+    and the CPU seconds the node processes and this (client) process spent in it."""
 
     latencies: list[float] = field(default_factory=list)
     failed: int = 0
     elapsed: float = 0.0
+    node_cpu: float = 0.0
+    client_cpu: float = 0.0
 
     def ms(self, q: float) -> float:
         """Latency quantile ``q`` in milliseconds."""
         return _quantile(self.latencies, q) * 1000
+
+    def cpu_ms_per_op(self) -> tuple[float, float]:
+        """(node, client) CPU milliseconds per committed request."""
+        done = max(len(self.latencies), 1)
+        return self.node_cpu * 1000 / done, self.client_cpu * 1000 / done
+
+
+class CpuMeter:
+    """CPU time (user + system) of the cluster's node processes and of this process."""
+
+    def __init__(self, pids: list[int]) -> None:
+        import psutil
+
+        self.nodes = [psutil.Process(pid) for pid in pids]
+        self.me = psutil.Process()
+
+    def read(self) -> tuple[float, float]:
+        """(nodes, this process) CPU seconds so far; a node that is gone counts 0."""
+        import psutil
+
+        total = 0.0
+        for proc in self.nodes:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        mine = self.me.cpu_times()
+        return total, mine.user + mine.system
+
+    async def measure(self, phase: Any) -> Phase:
+        """Run the ``phase`` coroutine; note the CPU it cost on the result."""
+        nodes, client = self.read()
+        result = await phase
+        after = self.read()
+        result.node_cpu, result.client_cpu = after[0] - nodes, after[1] - client
+        return result
 
 
 class Workload:
@@ -272,29 +315,63 @@ async def measure_cluster(cluster: Any, started: float, seconds: float,
     try:
         result: dict[str, Any] = {"first_commit_s": await first_commit(client, started)}
         say(f"first commit {result['first_commit_s']:.3f} s after starting {cluster.n} nodes")
-        return result | await _phases(Workload(client), seconds, concurrency)
+        meter = CpuMeter([proc.pid for proc in cluster.procs.values()])
+        return result | await _phases(Workload(client), seconds, concurrency, meter)
     finally:
         await client.close()
 
 
-async def _phases(work: Workload, seconds: float, concurrency: int) -> dict[str, Any]:
-    idle = await unloaded(work, seconds)
+def _cpu_line(phase: Phase) -> str:
+    nodes, client = phase.cpu_ms_per_op()
+    return f"CPU {nodes:.3f} ms/op in the nodes, {client:.3f} in the client"
+
+
+async def _phases(work: Workload, seconds: float, concurrency: int,
+                  meter: CpuMeter) -> dict[str, Any]:
+    idle = await meter.measure(unloaded(work, seconds))
     say(f"unloaded: {len(idle.latencies)} requests, p50 {idle.ms(0.5):.2f} ms, "
-         f"p99 {idle.ms(0.99):.2f} ms")
-    busy = await saturation(work, seconds, concurrency)
+         f"p99 {idle.ms(0.99):.2f} ms; {_cpu_line(idle)}")
+    busy = await meter.measure(saturation(work, seconds, concurrency))
     ops = len(busy.latencies) / busy.elapsed
     say(f"saturation ({concurrency} concurrent): {len(busy.latencies)} committed in "
          f"{busy.elapsed:.2f} s = {ops:.0f} ops/s, p50 {busy.ms(0.5):.1f} ms, "
-         f"{busy.failed} failed")
+         f"{busy.failed} failed; {_cpu_line(busy)}")
     half = await paced(work, seconds, max(ops / 2, 1.0))
     say(f"half load ({ops / 2:.0f}/s offered): {len(half.latencies)} committed, "
          f"p50 {half.ms(0.5):.2f} ms, p99 {half.ms(0.99):.2f} ms, {half.failed} failed")
+    (idle_nodes, idle_client), (busy_nodes, busy_client) = (idle.cpu_ms_per_op(),
+                                                            busy.cpu_ms_per_op())
     return {"ops_per_s": ops, "p50_ms_unloaded": idle.ms(0.5),
             "p99_ms_unloaded": idle.ms(0.99), "unloaded_requests": len(idle.latencies),
             "saturated_p50_ms": busy.ms(0.5), "saturated_committed": len(busy.latencies),
             "half_load_rate": ops / 2, "p50_ms_half_load": half.ms(0.5),
             "p99_ms_half_load": half.ms(0.99), "half_load_committed": len(half.latencies),
-            "failed": idle.failed + busy.failed + half.failed}
+            "failed": idle.failed + busy.failed + half.failed,
+            "node_cpu_ms_per_op_unloaded": idle_nodes,
+            "client_cpu_ms_per_op_unloaded": idle_client,
+            "node_cpu_ms_per_op_saturated": busy_nodes,
+            "client_cpu_ms_per_op_saturated": busy_client,
+            # What the cores could commit if this code had them to itself (the machine is
+            # shared: ops_per_s moves with the other load, this much less).
+            "cpu_bound_ops_per_s": (len(os.sched_getaffinity(0)) * 1000
+                                    / max(busy_nodes + busy_client, 1e-9))}
+
+
+def core_figures() -> dict[str, Any]:
+    """The in-process core cost (:mod:`._consensus_core`) and its profile's top entries."""
+    from prsm_validate.bench._consensus_core import cpu_per_request, profile_top
+
+    figures: dict[str, Any] = {f"core_cpu_us_per_op_batch_{batch}": cpu_per_request(batch)
+                               for batch in (1, 64)}
+    say("core (4 replicas in one process, wire encoding, no I/O): "
+        + ", ".join(f"batch {batch}: {figures[f'core_cpu_us_per_op_batch_{batch}']:.0f} us "
+                    "CPU per request" for batch in (1, 64)))
+    top = profile_top(64, requests=1024)
+    say("core profile, batch 64, top 10 by own time:")
+    for row in top:
+        say(f"  {row['own_pct']:5.1f}%  {row['calls']:>7}  {row['function']}")
+    figures["core_profile_top"] = top
+    return figures
 
 
 def bounded_seconds(seconds: float) -> float:
@@ -322,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         cluster.stop()
     result = {"nodes": args.nodes, "seconds": seconds, "concurrency": args.concurrency,
-              **figures, **floors}
+              **figures, **floors, **core_figures()}
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
                       for k, v in result.items()}))
     return 0

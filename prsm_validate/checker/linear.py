@@ -17,9 +17,11 @@ A search that runs past its time or step budget answers "unknown", never a pass.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
-from collections.abc import Collection, Hashable, Iterable, Sequence
+from array import array
+from collections.abc import Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,7 @@ from prsm_validate.checker.models import (
     REGISTER,
     RegisterModel,
     Transition,
+    freeze,
     split_key,
 )
 from prsm_validate.checker.ops import Op, pair_operations
@@ -37,6 +40,7 @@ from prsm_validate.history import Event
 
 MODELS: dict[str, RegisterModel] = {"register": REGISTER, "cas-register": CAS_REGISTER}
 CHECK_EVERY = 1024  # search steps between budget checks; keeps the clock off the hot path
+READ_CHECK_EVERY = 4096  # events read between deadline checks
 WITNESS_STATES = 5
 WITNESS_NEIGHBOURS = 10
 WITNESS_PATH = 8
@@ -49,15 +53,20 @@ class OutOfBudget(Exception):
 
 @dataclass
 class Budget:
-    """A deadline and step allowance shared by every sub-search of one check."""
+    """A deadline and a step allowance shared by every sub-search of one check.
 
-    seconds: float = 10.0
+    ``seconds=None`` sets no deadline: a check bounded by ``max_steps`` alone gives the same
+    verdict on a busy machine as on an idle one (known-answer tests use that).
+    """
+
+    seconds: float | None = 10.0
     max_steps: int | None = None
     deadline: float = field(init=False)
     steps: int = 0
 
     def __post_init__(self) -> None:
-        self.deadline = time.monotonic() + self.seconds
+        self.deadline = (float("inf") if self.seconds is None
+                         else time.monotonic() + self.seconds)
 
     def spend(self, steps: int) -> None:
         """Account ``steps``; raise OutOfBudget when time or steps are used up."""
@@ -65,6 +74,13 @@ class Budget:
         if time.monotonic() > self.deadline or (
                 self.max_steps is not None and self.steps > self.max_steps):
             raise OutOfBudget
+
+    def describe(self) -> str:
+        """The limits, for a verdict's reason."""
+        limits = [] if self.seconds is None else [f"{self.seconds:g} s"]
+        if self.max_steps is not None:
+            limits.append(f"{self.max_steps} steps")
+        return ", ".join(limits) or "unlimited"
 
 
 @dataclass
@@ -81,29 +97,43 @@ class SearchResult:
 
 
 class _EntryList:
-    """Call/return entries in time order as an array-backed doubly linked list."""
+    """Call/return entries in time order as an array-backed doubly linked list.
+
+    Machine-word arrays rather than lists: a list holds a separate int object per entry,
+    four times the memory of the array on a history of a million events.
+    """
 
     def __init__(self, ops: Sequence[Op]) -> None:
-        timed = []
-        for number, op in enumerate(ops):
-            timed.append((op.invoke_index, 0, number))
-            # Unknown outcomes return after everything else, in invocation order.
-            end = op.complete_index if op.outcome != "info" else float("inf")
-            timed.append((end, 1, number))
-        timed.sort()
-        size = len(timed)
+        # Unknown outcomes return after everything else, in invocation order.
+        infinity = 1 + max((op.complete_index or 0 for op in ops), default=0)
+        infinity = max(infinity, 1 + max((op.invoke_index for op in ops), default=0))
+        keys = array("q")
+        for op in ops:
+            keys.append(2 * op.invoke_index)
+            end = op.complete_index if op.outcome != "info" else infinity + op.invoke_index
+            keys.append(2 * end + 1)  # a return sorts after a call at the same index
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        del keys
+        size = len(order)
+        self.ops = ops
         self.head = size
-        self.op_of = [number for _, _, number in timed]
-        self.is_call = [kind == 0 for _, kind, _ in timed]
-        self.match = [0] * size
-        call_at: dict[int, int] = {}
-        for position, (_, kind, number) in enumerate(timed):
-            if kind == 0:
-                call_at[number] = position
+        self.op_of = array("q", (entry >> 1 for entry in order))
+        self.is_call = bytearray(not entry & 1 for entry in order)
+        self.match = array("q", bytes(8 * size))
+        call_at = array("q", bytes(8 * len(ops)))
+        for position, entry in enumerate(order):
+            if entry & 1:
+                self.match[call_at[entry >> 1]] = position
             else:
-                self.match[call_at[number]] = position
-        self.next = [*range(1, size), -1, 0 if size else -1]
-        self.prev = [size, *range(0, size - 1), -1]
+                call_at[entry >> 1] = position
+        del order
+        self.next = array("q", range(1, size + 2))  # next[head] is the first entry
+        self.next[size] = 0 if size else -1
+        if size:
+            self.next[size - 1] = -1
+        self.prev = array("q", range(-1, size))
+        self.prev[0] = size
+        self.prev[size] = -1
 
     def lift(self, call: int) -> None:
         """Remove a call and its return from the list."""
@@ -121,45 +151,132 @@ class _EntryList:
 
 
 def search(ops: Sequence[Op], transitions: Sequence[Transition], initial: Hashable,
-           budget: Budget) -> SearchResult:
-    """Decide whether ``ops`` (with their transitions) have a legal linearization."""
+           budget: Budget, observers: Sequence[bool] | None = None) -> SearchResult:
+    """Decide whether ``ops`` (with their transitions) have a legal linearization.
+
+    A configuration is (operations linearized, state). The search below is one loop (a
+    function call per step would double its cost); these rules keep it small without
+    changing its answer:
+
+    - a configuration met before is not explored again (Lowe's memoisation);
+    - an operation that only observes (``observers[i]``: where legal, it leaves the state as
+      it was) and is legal now is linearized now, with no alternative tried: moving it
+      earlier in any linearization keeps every later state and every real-time order;
+    - operations with unknown outcomes (``info``) may take effect at any time after their
+      call, or never: they are tried only after every operation of known outcome, and the
+      search succeeds as soon as all of those are linearized;
+    - ``info`` operations with the same call (hence transition) are interchangeable once
+      invoked, so one is linearized only after every earlier one: the search counts how
+      many of each took effect, not which.
+    """
     entries = _EntryList(ops)
-    nxt, is_call, op_of = entries.next, entries.is_call, entries.op_of
+    nxt, prv, is_call, op_of, match = (entries.next, entries.prev, entries.is_call,
+                                       entries.op_of, entries.match)
     head = entries.head
     result = SearchResult(True, list(ops))
     zobrist = random.Random(ZOBRIST_SEED)
     bit = [zobrist.getrandbits(128) for _ in ops]
-    seen: set[tuple[int, Hashable]] = set()
+    observer = list(observers) if observers is not None else [False] * len(ops)
+    unknown = bytearray(op.outcome == "info" for op in ops)
+    twin = _earlier_twins(ops)
+    done = bytearray(len(ops))
+    # A configuration is kept as one int: the Zobrist hash of the linearized set xor a
+    # random code of the state (a set of ints takes a third of the memory of tuples).
+    codes: dict[Hashable, int] = {}
+    seen: set[int] = set()
     stack: list[tuple[int, Hashable, int]] = []
     state, linearized, entry, steps = initial, 0, nxt[head], 0
-    while nxt[head] != -1:
+    known_left = len(ops) - sum(unknown)
+    unknown_turn = False  # scanning for info calls: every known-outcome call was tried
+    while known_left:
         steps += 1
         if steps == CHECK_EVERY:
             budget.spend(steps)
             steps = 0
         if is_call[entry]:
-            after = transitions[op_of[entry]](state)
-            if after is not INVALID:
-                key = (linearized ^ bit[op_of[entry]], after)
-                if key not in seen:
-                    seen.add(key)
-                    stack.append((entry, state, linearized))
-                    state, linearized = after, key[0]
-                    entries.lift(entry)
-                    entry = nxt[head]
-                    continue
-            entry = nxt[entry]
+            op = op_of[entry]
+            if unknown[op] != unknown_turn:
+                entry = nxt[entry]
+                continue
+            earlier = twin[op]
+            if earlier >= 0 and not done[earlier]:
+                entry = nxt[entry]
+                continue
+            after = transitions[op](state)
+            if after is INVALID:
+                entry = nxt[entry]
+                continue
+            code = codes.get(after)
+            if code is None:
+                code = codes[after] = zobrist.getrandbits(128)
+            key = linearized ^ bit[op] ^ code
+            if key not in seen:
+                seen.add(key)
+                stack.append((entry, state, linearized))
+                done[op] = 1
+                known_left -= not unknown_turn
+                state, linearized = after, linearized ^ bit[op]
+                for lifted in (entry, match[entry]):  # lift the call and its return
+                    nxt[prv[lifted]] = nxt[lifted]
+                    if nxt[lifted] != -1:
+                        prv[nxt[lifted]] = prv[lifted]
+                entry, unknown_turn = nxt[head], False
+                continue
+            if not observer[op]:
+                entry = nxt[entry]
+                continue
+            # A legal observer whose configuration failed: this one fails too.
+        elif not unknown_turn:
+            entry, unknown_turn = nxt[head], True  # now the info calls before this return
             continue
-        _note_stuck(result, entry, op_of, state, stack)
-        if not stack:
+        else:
+            _note_stuck(result, entry, op_of, state, stack)
+        resumed = _backtrack(entries, stack, done, observer)
+        if resumed is None:
             result.valid = False
             break
-        entry, state, linearized = stack.pop()
-        entries.unlift(entry)
-        entry = nxt[entry]
+        undone, state, linearized, known_undone = resumed
+        entry, unknown_turn = nxt[undone], bool(unknown[op_of[undone]])
+        known_left += known_undone
     budget.spend(steps)
     result.configurations = len(seen)
     return result
+
+
+def _backtrack(entries: _EntryList, stack: list[tuple[int, Hashable, int]],
+               done: bytearray, observer: Sequence[bool]
+               ) -> tuple[int, Hashable, int, int] | None:
+    """Undo linearizations up to the latest one with an alternative: (its call entry, the
+    state and linearized set before it, how many operations of known outcome were undone);
+    None when no linearization is left to undo.
+
+    Undoing an observer goes on to the one before it: it was legal where it was tried, so
+    its parent configuration failed too (see :func:`search`). Observers have known outcomes.
+    """
+    known_undone = 0
+    while stack:
+        entry, state, linearized = stack.pop()
+        entries.unlift(entry)
+        op = entries.op_of[entry]
+        done[op] = 0
+        if not observer[op]:
+            return entry, state, linearized, known_undone + (entries.ops[op].outcome != "info")
+        known_undone += 1
+    return None
+
+
+def _earlier_twins(ops: Sequence[Op]) -> list[int]:
+    """For each operation with an unknown outcome, the previous one (by invocation) with
+    the same call, hence the same transition; -1 for the first of each and for the others."""
+    last: dict[Hashable, int] = {}
+    twins = [-1] * len(ops)
+    for number in sorted(range(len(ops)), key=lambda i: ops[i].invoke_index):
+        op = ops[number]
+        if op.outcome == "info":
+            kind = (op.f, freeze(op.value))
+            twins[number] = last.get(kind, -1)
+            last[kind] = number
+    return twins
 
 
 def _note_stuck(result: SearchResult, entry: int, op_of: list[int], state: Hashable,
@@ -169,28 +286,51 @@ def _note_stuck(result: SearchResult, entry: int, op_of: list[int], state: Hasha
     if entry > result.stuck_entry:
         result.stuck_entry, result.stuck_op = entry, op_of[entry]
         result.stuck_states = [state]
-        result.stuck_path = [op_of[e] for e, _, _ in stack[-WITNESS_PATH:]]
+        result.stuck_path = [op_of[frame[0]] for frame in stack[-WITNESS_PATH:]]
     elif (entry == result.stuck_entry and len(result.stuck_states) < WITNESS_STATES
           and state not in result.stuck_states):
         result.stuck_states.append(state)
 
 
-def operations(history: Iterable[Event] | Iterable[Op]) -> list[Op]:
-    """Operations of a history given as events (paired here) or as operations already."""
-    items = list(history)
-    if items and isinstance(items[0], Op):
-        return items  # type: ignore[return-value]
-    return pair_operations(items)  # type: ignore[arg-type]
+def operations(history: Iterable[Event] | Iterable[Op],
+               budget: Budget | None = None) -> list[Op]:
+    """Operations of a history given as events (paired here) or as operations already.
+
+    Events may come from a generator reading a file: they are paired as they arrive, and the
+    ``budget``'s deadline is checked while reading, so a huge file cannot outlast it.
+    """
+    items = iter(history)
+    first = next(items, None)
+    if first is None:
+        return []
+    if isinstance(first, Op):
+        return [first, *items]  # type: ignore[list-item]
+    events = itertools.chain([first], items)
+    if budget is not None:
+        events = _watched(events, budget)  # type: ignore[assignment]
+    return pair_operations(events)  # type: ignore[arg-type]
 
 
-def _compile(ops: Sequence[Op], model: RegisterModel) -> tuple[list[Op], list[Transition]]:
-    kept, transitions = [], []
+def _watched(events: Iterator[Event], budget: Budget) -> Iterator[Event]:
+    for count, event in enumerate(events, 1):
+        if not count % READ_CHECK_EVERY:
+            budget.spend(0)
+        yield event
+
+
+def _compile(ops: Sequence[Op], model: RegisterModel
+             ) -> tuple[list[Op], list[Transition], list[bool]]:
+    kept, transitions, observers = [], [], []
+    shared: dict[Hashable, Transition | None] = {}  # one closure per distinct call and result
     for op in ops:
-        transition = model.transition(op)
+        key = (op.f, op.outcome, freeze(op.value), freeze(op.output))
+        transition = shared[key] if key in shared else shared.setdefault(
+            key, model.transition(op))
         if transition is not None:
             kept.append(op)
             transitions.append(transition)
-    return kept, transitions
+            observers.append(model.observes_only(op))
+    return kept, transitions, observers
 
 
 def _partitions(ops: Sequence[Op], model: str) -> dict[Hashable, list[Op]]:
@@ -204,12 +344,16 @@ def _partitions(ops: Sequence[Op], model: str) -> dict[Hashable, list[Op]]:
 
 
 def check_linearizable(history: Iterable[Event] | Iterable[Op], model: str = "cas-register",
-                       budget_seconds: float = 10.0, max_steps: int | None = None,
-                       fs: Collection[str] | None = None) -> Verdict:
+                       budget_seconds: float | None = 10.0, max_steps: int | None = None,
+                       fs: Collection[str] | None = None,
+                       budget: Budget | None = None) -> Verdict:
     """Check a register, cas-register or kv (per-key cas-register) history for linearizability.
 
     ``fs`` limits the check to operations with those names (others, such as ``login`` in a
     client's history, are ignored); by default every client operation must fit the model.
+    The search stops at ``budget_seconds`` (None: no deadline) or ``max_steps`` steps, or at
+    a ``budget`` shared with the caller (whose clock may have started earlier, e.g. before
+    reading the file), and then answers unknown.
 
     Returns a :class:`Verdict` named ``linearizable:<model>``; invalid verdicts carry the
     operation that could not be linearized, the states the object could be in just before it,
@@ -218,20 +362,25 @@ def check_linearizable(history: Iterable[Event] | Iterable[Op], model: str = "ca
     if model not in (*MODELS, "kv"):
         raise ValueError(f"unknown model {model!r}; choose register, cas-register or kv")
     started = time.monotonic()
-    budget = Budget(budget_seconds, max_steps)
-    ops = [op for op in operations(history) if fs is None or op.f in fs]
+    budget = budget or Budget(budget_seconds, max_steps)
+    figures = {"ops": 0, "checked_ops": 0, "keys": 0, "configurations": 0}
+    try:
+        ops = [op for op in operations(history, budget) if fs is None or op.f in fs]
+    except OutOfBudget:
+        return _finish(_unknown(model, [], budget, reading=True),
+                       figures, budget, started)
+    figures["ops"] = len(ops)
     register = MODELS.get(model, CAS_REGISTER)
-    figures = {"ops": len(ops), "checked_ops": 0, "keys": 0, "configurations": 0}
     undecided: list[Hashable] = []
     for key, part in _partitions(ops, model).items():
         figures["keys"] += 1
-        kept, transitions = _compile(part, register)
+        kept, transitions, observers = _compile(part, register)
         figures["checked_ops"] += len(kept)
         if undecided:  # the shared budget is spent: later keys stay undecided too
             undecided.append(key)
             continue
         try:
-            result = search(kept, transitions, register.initial, budget)
+            result = search(kept, transitions, register.initial, budget, observers)
         except OutOfBudget:
             undecided.append(key)
             continue
@@ -254,12 +403,12 @@ def _finish(verdict: Verdict, figures: dict[str, Any], budget: Budget,
     return verdict
 
 
-def _unknown(model: str, undecided: list[Hashable], budget: Budget) -> Verdict:
+def _unknown(model: str, undecided: list[Hashable], budget: Budget,
+             reading: bool = False) -> Verdict:
     what = "the history" if model != "kv" else f"{len(undecided)} key(s)"
+    when = "while reading the history" if reading else f"before deciding {what}"
     return Verdict(f"linearizable:{model}", UNKNOWN,
-                   f"search budget ({budget.seconds:g} s"
-                   + (f", {budget.max_steps} steps" if budget.max_steps else "")
-                   + f") exhausted before deciding {what}",
+                   f"search budget ({budget.describe()}) exhausted {when}",
                    {"undecided_keys": undecided[:20] if model == "kv" else None,
                     "budget_seconds": budget.seconds, "max_steps": budget.max_steps})
 

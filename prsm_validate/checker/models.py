@@ -83,6 +83,11 @@ class RegisterModel:
         raise HistoryError(f"event {op.invoke_index}: the {self.name} model has no operation "
                            f"{op.f!r} (known: {', '.join(known)})", op.invoke_index)
 
+    def observes_only(self, op: Op) -> bool:
+        """Whether the operation's transition, where legal, leaves the state as it was (an
+        acknowledged read, a failed cas): the search may linearize it greedily."""
+        return (op.outcome == "ok" and op.f in READS) or (op.outcome == "fail" and op.f in CASES)
+
 
 REGISTER = RegisterModel("register")
 CAS_REGISTER = RegisterModel("cas-register", cas=True)

@@ -20,6 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline-runs", type=int, default=1,
                         help="runs of the unmodified system over all mutants' scenarios")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="stop a scenario run after this long and report it as timed out "
+                        "(default 600)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,25 +36,33 @@ def run(args: argparse.Namespace) -> int:
         for m in mutants.MUTANTS:
             print(f"{m.id:28} {m.description}")
         return 0 if chosen else 2
+    if not args.timeout > 0:  # also NaN
+        print(f"prsm-validate mutants: --timeout must be a positive number, got "
+              f"{args.timeout}", file=sys.stderr)
+        return 2
     cwd = Path.cwd()
     scenarios = tuple(sorted({s for m in chosen for s in m.scenarios}))
-    false_alarms = 0
+    false_alarms = timeouts = 0
     for index in range(args.baseline_runs):
         log = cwd / "reports" / "mutants" / f"baseline-{index + 1}.log"
-        passed, seconds, failed = mutants.run_scenarios(scenarios, None, cwd, failure_log=log)
-        false_alarms += 0 if passed else 1
-        print(f"baseline {index + 1}: {'pass' if passed else 'FAIL (false alarm)'} "
-              f"in {seconds:.0f}s {' '.join(failed)}", flush=True)
-        if not passed:
+        run = mutants.run_scenarios(scenarios, None, cwd, args.timeout, failure_log=log)
+        false_alarms += 0 if run.passed else 1
+        timeouts += run.timed_out
+        state = ("pass" if run.passed else "TIMED OUT (false alarm)" if run.timed_out
+                 else "FAIL (false alarm)")
+        print(f"baseline {index + 1}: {state} in {run.seconds:.0f}s {' '.join(run.failed)}",
+              flush=True)
+        if not run.passed:
             reason = mutants.first_reason(log.read_text(errors="replace"))
             print(f"  why: {reason}\n  output: {log}", flush=True)
     rows = []
     for mutant in chosen:
-        rows.append(mutants.detect(mutant, cwd))
-        state = "detected" if rows[-1]["detected"] else "NOT DETECTED"
+        rows.append(mutants.detect(mutant, cwd, args.timeout))
+        state = ("timed out" if rows[-1]["timed_out"] else
+                 "detected" if rows[-1]["detected"] else "NOT DETECTED")
         caught = ", ".join(rows[-1]["caught_by"][:2])  # type: ignore[index]
         print(f"{mutant.id:28} {state:13} {rows[-1]['seconds']:>6}s  {mutant.description}"
               + (f"  [caught by {caught}]" if caught else ""), flush=True)
-    result = mutants.summary(rows, false_alarms, args.baseline_runs)
+    result = mutants.summary(rows, false_alarms, args.baseline_runs, timeouts)
     print(json.dumps(result))
     return 0 if result["detected"] == result["total"] and not false_alarms else 1

@@ -39,10 +39,49 @@ READY_TIMEOUT_S = 30.0
 
 @dataclass
 class Component:
-    """A started process and how to tell it is ready."""
+    """A started process and how to tell it is ready; ``spawned_s``/``ready_s`` are seconds
+    from the target's start (the last start, for a restarted one)."""
 
     process: ManagedProcess
     probe: Callable[[], bool]
+    spawned_s: float = 0.0
+    ready_s: float | None = None
+
+
+#: What each component needs before it can be ready (the API's /health waits for all of its
+#: dependencies and a consensus no-op; replicas reach each other through the link proxies).
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "api": ("postgres", "redis", "nats", "links", "nodes"),
+    "gateway": ("api",), "pipeline": ("nats", "postgres"), "edge": ("nats",),
+    "nodes": ("links",), "links": ("faults",),
+}
+
+
+INFRASTRUCTURE = frozenset({"postgres", "redis", "nats", "faults"})
+
+
+def critical_path(timeline: dict[str, tuple[float, float | None]]) -> list[str]:
+    """The chain of components ending with the last one ready, each the latest-ready of the
+    dependencies of the next (``api-1`` depends as ``api``; ``node-i`` as ``nodes``)."""
+    def ready(name: str) -> float:
+        return timeline[name][1] or 0.0
+
+    def members(group: str) -> list[str]:
+        if group == "nodes":
+            return [n for n in timeline if n.startswith("node-")]
+        return [n for n in timeline if n == group or (n.startswith(f"{group}-")
+                and group == "api")] or ([group] if group in timeline else [])
+
+    def kind(name: str) -> str:
+        return "nodes" if name.startswith("node-") else "api" if name.startswith("api") \
+            else name
+
+    path = [max(timeline, key=ready)] if timeline else []
+    while True:
+        needed = [m for dep in DEPENDS_ON.get(kind(path[-1]), ()) for m in members(dep)]
+        if not needed:
+            return path[::-1]
+        path.append(max(needed, key=ready))
 
 
 @dataclass
@@ -72,12 +111,18 @@ class LocalTarget:
     _deployment: base.Deployment | None = None
     _links: dict[tuple[str, str], LinkProxy] = field(default_factory=dict)
     cluster: ClusterLayout | None = None
+    _started: float = 0.0
+    _spawned: dict[str, float] = field(default_factory=dict)
+    _links_ready: tuple[float, float] | None = None
+    _background: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
+    _watchers: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(32))
+    _readiness: dict[str, Any] = field(default_factory=dict)
     proxy_url: str | None = None
     external_proxy: str | None = None  # a real Toxiproxy server (PRSM_TOXIPROXY_URL)
 
     def start(self) -> base.Deployment:
         """Start every component and wait until all are ready."""
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         self._reaper = Reaper()
         self.root = Path(tempfile.mkdtemp(prefix="prsm-local-"))
         self.root.chmod(0o755)  # the unprivileged database user must traverse it
@@ -85,6 +130,8 @@ class LocalTarget:
         try:
             deployment = self._launch()
         except BaseException:
+            self._background.shutdown(wait=True)  # a half-made copy is then removed too
+            self._watchers.shutdown(wait=False, cancel_futures=True)
             self.stop()
             raise
         self.ready_s = time.monotonic() - started
@@ -102,20 +149,26 @@ class LocalTarget:
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         nats_url = f"nats://127.0.0.1:{nats_port}"
         api_url = f"http://127.0.0.1:{api_port}"
-        self._add_faults(faults_port)  # first: the cluster's proxies wait for it
-        self._add_postgres(pg_port, dsn)
-        self._add_redis(redis_port)
-        self._add_nats(nats_port, nats_mon)
-        self._add_edge(edge_port, nats_url)
-        self._add_pipeline(pipe_port, self._link("pipeline", "nats", nats_port), dsn)
-        self._add_cluster()
+        # The longest first, each waiting for what it needs by itself: the database's data
+        # copy runs in the background; the fault proxy must be up before the cluster's link
+        # proxies are made on it; the API replicas import the most (`bench startup` shows
+        # each component's ready time and the critical path).
+        postgres = self._background.submit(self._add_postgres, pg_port, dsn)
+        self._add_faults(faults_port)
+        self._build_cluster()
         edge_url = f"http://127.0.0.1:{edge_port}"
         api_env = self._api_env(dsn, redis_url, nats_url, password, jwt_secret, edge_url)
         self._add_api("api", api_port, api_env)
         for index, port in enumerate(replica_ports, 1):
             self._add_api(f"api-{index}", port, api_env)
+        self._add_nodes()
+        self._add_redis(redis_port)
+        self._add_nats(nats_port, nats_mon)
+        self._add_edge(edge_port, nats_url)
+        self._add_pipeline(pipe_port, self._link("pipeline", "nats", nats_port), dsn)
         self._add_gateway(gateway_port, [api_port, *replica_ports])
         self._add_link_proxies()
+        postgres.result()  # its copy failed: that error, not a missing component
         self._wait_all()
         return base.Deployment(
             target=self.name, kind="local", api_url=api_url, profile="reference",
@@ -149,27 +202,32 @@ class LocalTarget:
         proc = self._process("faults", argv)
         self.proxy_url = f"http://127.0.0.1:{port}"
         url = f"{self.proxy_url}/version"
-        self._components["faults"] = Component(proc, lambda: probes.http_ok(url))
+        self._register("faults", Component(proc, lambda: probes.http_ok(url)))
 
-    def _add_cluster(self) -> None:
+    def _build_cluster(self) -> None:
         assert self.root is not None
         self.cluster = build_cluster(self.root / "cluster", self.options.nodes,
                                      {USERNAME: GENESIS_BALANCE})
+
+    def _add_nodes(self) -> None:
+        assert self.cluster is not None
         for i, name in enumerate(self.cluster.names):
             self._add_node(i, name)
 
     def _add_link_proxies(self) -> None:
         assert self.cluster is not None and self.proxy_url is not None
         if "faults" in self._components:
-            self._wait("faults")
+            self._readiness["faults"].result()
+        began = self._clock()
         with ProxyClient(self.proxy_url) as proxy:
             self.cluster.create_proxies(proxy)
+        self._links_ready = (began, self._clock())
 
     def _add_node(self, i: int, name: str, byzantine: tuple[str, ...] = ()) -> None:
         assert self.cluster is not None
         proc = self._process(name, self.cluster.node_argv(i, byzantine))
         url = f"{self.cluster.http_url(i)}/status"
-        self._components[name] = Component(proc, lambda: probes.http_ok(url))
+        self._register(name, Component(proc, lambda: probes.http_ok(url)))
 
     def _link(self, source: str, dest: str, dest_port: int) -> str:
         """A controllable link from ``source`` to ``dest``; returns the URL ``source`` uses."""
@@ -184,7 +242,19 @@ class LocalTarget:
         proc = ManagedProcess(name, [str(a) for a in argv], self.root / "logs" / f"{name}.log",
                               env or {}, user, self._reaper)
         proc.start()
+        self._spawned[name] = self._clock()
         return proc
+
+    def _clock(self) -> float:
+        return time.monotonic() - self._started
+
+    def timeline(self) -> dict[str, tuple[float, float | None]]:
+        """Per component: (spawned, ready) seconds from the start; the link proxies count as
+        the component ``links`` (ready when all were created on the fault proxy)."""
+        rows = {name: (c.spawned_s, c.ready_s) for name, c in self._components.items()}
+        if self._links_ready is not None:
+            rows["links"] = (self._links_ready[0], self._links_ready[1])
+        return rows
 
     def _add_postgres(self, port: int, dsn: str) -> None:
         assert self.root is not None
@@ -193,14 +263,15 @@ class LocalTarget:
                 "-p", port, "-k", data, "-c", "max_connections=100",
                 "-c", "shared_buffers=64MB"]
         proc = self._process("postgres", argv, user=embedded.server_user())
-        self._components["postgres"] = Component(proc, lambda: probes.postgres_query(dsn))
+        self._register("postgres", Component(proc, lambda: probes.postgres_query(dsn)))
 
     def _add_redis(self, port: int) -> None:
         assert self.root is not None
         argv = [embedded.redis_server_bin(), "--port", port, "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", self.root, "--daemonize", "no"]
         proc = self._process("redis", argv)
-        self._components["redis"] = Component(proc, lambda: probes.redis_ping("127.0.0.1", port))
+        self._register("redis", Component(proc, lambda: probes.redis_ping("127.0.0.1",
+                                                                           port)))
 
     def _add_nats(self, port: int, monitor_port: int) -> None:
         assert self.root is not None
@@ -212,7 +283,7 @@ class LocalTarget:
                 "-c", config]
         proc = self._process("nats", argv)
         url = f"http://127.0.0.1:{monitor_port}/healthz?js-enabled-only=true"
-        self._components["nats"] = Component(proc, lambda: probes.http_ok(url))
+        self._register("nats", Component(proc, lambda: probes.http_ok(url)))
 
     def _add_edge(self, port: int, nats_url: str) -> None:
         assert self.root is not None
@@ -222,14 +293,14 @@ class LocalTarget:
                 "--interval-ms", self.options.edge_interval_ms]
         proc = self._process("edge", argv)
         url = f"http://127.0.0.1:{port}/health"
-        self._components["edge"] = Component(proc, lambda: probes.http_ok(url))
+        self._register("edge", Component(proc, lambda: probes.http_ok(url)))
 
     def _add_pipeline(self, port: int, nats_url: str, dsn: str) -> None:
         argv = [sys.executable, "-m", "reference_system.cli", "pipeline", "--nats", nats_url,
                 "--postgres", dsn, "--port", port]
         proc = self._process("pipeline", argv)
         url = f"http://127.0.0.1:{port}/health"
-        self._components["pipeline"] = Component(proc, lambda: probes.http_ok(url))
+        self._register("pipeline", Component(proc, lambda: probes.http_ok(url)))
 
     def _api_env(self, dsn: str, redis_url: str, nats_url: str, password: str,
                  jwt_secret: str, edge_url: str) -> dict[str, str]:
@@ -252,8 +323,8 @@ class LocalTarget:
         proc = self._process(name, argv, {**env, "PRSM_REF_PORT": str(port)})
         url = f"http://127.0.0.1:{port}/health"
         # Ready = healthy and the cluster has a primary that ordered a no-op.
-        self._components[name] = Component(proc, lambda: probes.http_component_up(
-            url, "consensus"))
+        self._register(name, Component(proc, lambda: probes.http_component_up(
+            url, "consensus")))
 
     def _add_gateway(self, port: int, api_ports: list[int]) -> None:
         """The load balancer in front of every API replica (the highly available entry)."""
@@ -262,19 +333,34 @@ class LocalTarget:
             argv += ["--backend", f"127.0.0.1:{api_port}"]
         proc = self._process("gateway", argv)
         url = f"http://127.0.0.1:{port}/health"
-        self._components["gateway"] = Component(proc, lambda: probes.http_ok(url))
+        self._register("gateway", Component(proc, lambda: probes.http_ok(url)))
 
-    def _wait_all(self, names: list[str] | None = None) -> None:
-        names = names or list(self._components)
-        with ThreadPoolExecutor(len(names)) as pool:
-            waits = [pool.submit(self._wait, name) for name in names]
-            errors = [w.exception() for w in waits if w.exception() is not None]
+    def _register(self, name: str, component: Component) -> None:
+        """Add a started component; while the target starts, its readiness is watched at once."""
+        self._components[name] = component
+        if self.ready_s is None:
+            self._watch(name)
+
+    def _watch(self, name: str) -> None:
+        """Start waiting for ``name`` now, so its ready time is seen when it happens."""
+        self._readiness[name] = self._watchers.submit(self._wait, name)
+
+    def _wait_all(self) -> None:
+        for name in self._components:
+            if name not in self._readiness:
+                self._watch(name)
+        waits = list(self._readiness.values())
+        errors = [w.exception() for w in waits if w.exception() is not None]
+        self._watchers.shutdown(wait=True)
         if errors:
             raise StartupError("\n\n".join(str(e) for e in errors))
 
     def _wait(self, name: str) -> None:
         component = self._components[name]
         wait_ready(component.process, component.probe, self.options.ready_timeout_s)
+        if component.ready_s is None:  # the first time: the start-up timeline
+            component.spawned_s = self._spawned.get(name, 0.0)
+            component.ready_s = self._clock()
 
     # ProcessControl -----------------------------------------------------------------------
 
@@ -378,8 +464,11 @@ class LocalTarget:
         return {n: c.process.pid for n, c in self._components.items() if c.process.pid}
 
     def stop(self) -> None:
-        """Stop every component (API first), remove the temp dir, release the reaper."""
-        for name in reversed(list(self._components)):
+        """Stop every component (API first, the servers it uses last), remove the temp dir,
+        release the reaper."""
+        self._background.shutdown(wait=True)
+        names = list(reversed(self._components))  # the database may be added late
+        for name in sorted(names, key=lambda n: (n in INFRASTRUCTURE, names.index(n))):
             self._components[name].process.stop()
         if self.external_proxy and self.cluster is not None:
             _delete_proxies(self.external_proxy, list(self.cluster.proxies))

@@ -29,6 +29,8 @@ class Reaper:
 
     def _say(self, line: str) -> None:
         assert self._proc.stdin is not None
+        if self._proc.stdin.closed:
+            return  # closed: it has swept already (a second stop of a target is harmless)
         self._proc.stdin.write(line + "\n")
         self._proc.stdin.flush()
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Gauge
 from psycopg_pool import AsyncConnectionPool
@@ -41,9 +43,27 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+async def _database_up(dsn: str, timeout_s: float = 30.0) -> None:
+    """Wait until PostgreSQL accepts a connection, polling briefly: the pool's own retry
+    starts at a second and doubles, which a database starting beside us would cost."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            conn = await psycopg.AsyncConnection.connect(dsn, connect_timeout=2)
+        except psycopg.OperationalError:
+            if loop.time() > deadline:
+                return  # the pool reports the error with its own message
+            await asyncio.sleep(0.05)
+            continue
+        await conn.close()
+        return
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    await _database_up(settings.postgres_dsn)
     pool = AsyncConnectionPool(settings.postgres_dsn, min_size=2, max_size=10, open=False,
                                timeout=settings.dependency_timeout_s * 5)
     await pool.open(wait=True, timeout=30)

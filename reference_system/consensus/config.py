@@ -9,6 +9,7 @@
       "checkpoint_interval": 32,          # k; watermark window L = 2k
       "max_batch": 256,                   # requests per PRE-PREPARE
       "max_inflight": 4,                  # batches the primary keeps outstanding
+      "batch_delay_ms": 2,                # a short batch waits this long while one is in flight
       "view_change_timeout_ms": 1000,
       "catchup_timeout_ms": 300,
       "resync_interval_ms": 1000,         # idle this long: ask the peers what we missed
@@ -130,6 +131,7 @@ class ClusterConfig:
         return ReplicaParams(
             n=self.n, checkpoint_interval=int(d.get("checkpoint_interval", 32)),
             max_batch=int(d.get("max_batch", 256)), max_inflight=int(d.get("max_inflight", 4)),
+            batch_delay=d.get("batch_delay_ms", 2) / 1000,
             view_change_timeout=d.get("view_change_timeout_ms", 1000) / 1000,
             catchup_timeout=d.get("catchup_timeout_ms", 300) / 1000,
             resync_interval=d.get("resync_interval_ms", 1000) / 1000)

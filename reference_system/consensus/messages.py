@@ -1,9 +1,10 @@
 """PBFT messages, their canonical encoding, digests and wire form.
 
 Every replica message is signed over a canonical encoding of its protocol fields: a compact
-JSON array ``[TYPE, field, ...]`` (``canonical``). A PRE-PREPARE's signature covers
-``(view, seq, digest)`` only; its batch travels beside it and is checked against ``digest``
-(Castro & Liskov piggyback requests the same way). Requests are digested over
+JSON array ``[TYPE, field, ...]`` (``canonical``). Requests and replies travel as their
+canonical text (``body``), so they are encoded once, by their author. A PRE-PREPARE's
+signature covers ``(view, seq, digest)`` only; its batch travels beside it and is checked
+against ``digest`` (Castro & Liskov piggyback requests the same way). Requests are digested over
 ``[client, timestamp, operation]`` with sorted keys, so the client's authenticator (a MAC per
 replica) is not part of the digest. A batch digest is the sha256 of the concatenated request
 digests; the empty batch is the null request of a NEW-VIEW.
@@ -24,9 +25,14 @@ class MessageError(ValueError):
     """A frame that is not a well-formed protocol message."""
 
 
+# One encoder each, made once: ``json.dumps`` with options builds a new encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value: Any) -> bytes:
     """Compact, sorted-key JSON: the byte string digests and signatures are computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def sha256_hex(data: bytes) -> str:
@@ -39,17 +45,29 @@ NULL_DIGEST = sha256_hex(b"")
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Request:
-    """A client REQUEST ``<op, t, c>``; ``auth`` maps replica id to the client's MAC for it."""
+    """A client REQUEST ``<op, t, c>``; ``auth`` maps replica id to the client's MAC for it.
+
+    ``body`` is the canonical encoding ``["REQUEST", c, t, op]`` the client made; it travels
+    as it is (in the REQUEST and inside PRE-PREPAREs) and the digest is its sha256, so no
+    replica re-encodes a request: each parses the same bytes, so all execute the same op.
+    """
 
     client: str
     timestamp: int
     operation: dict[str, Any]
     auth: dict[int, str] = field(default_factory=dict)
+    body: str = ""
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
-        body = canonical(["REQUEST", self.client, self.timestamp, self.operation])
-        object.__setattr__(self, "digest", sha256_hex(body))
+        if not self.body:
+            object.__setattr__(self, "body", _CANONICAL.encode(
+                ["REQUEST", self.client, self.timestamp, self.operation]))
+        object.__setattr__(self, "digest", sha256_hex(self.body.encode()))
+
+    def with_auth(self, auth: dict[int, str]) -> Request:
+        """The same request with the client's authenticator ``auth``."""
+        return Request(self.client, self.timestamp, self.operation, auth, self.body)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -75,7 +93,11 @@ def batch_digest(batch: tuple[Request, ...]) -> str:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Reply:
-    """REPLY ``<v, t, c, i, r>`` authenticated by a MAC for the client."""
+    """REPLY ``<v, t, c, i, r>`` authenticated by a MAC for the client.
+
+    ``body`` caches :meth:`payload` (made once by the replica, sent as it is, MAC-checked by
+    the client over the bytes received).
+    """
 
     view: int
     timestamp: int
@@ -83,11 +105,12 @@ class Reply:
     replica: int
     result: Any
     mac: str = ""
+    body: bytes = b""
 
     def payload(self) -> bytes:
         """The bytes the MAC covers."""
-        return canonical(["REPLY", self.view, self.timestamp, self.client, self.replica,
-                          self.result])
+        return self.body or canonical(["REPLY", self.view, self.timestamp, self.client,
+                                       self.replica, self.result])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -236,16 +259,36 @@ SIGNED = (PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView, Fetch)
 
 
 def _request_wire(r: Request) -> dict[str, Any]:
-    return {"c": r.client, "t": r.timestamp, "o": r.operation,
-            "a": {str(k): v for k, v in r.auth.items()}}
+    return {"q": r.body, "a": {str(k): v for k, v in r.auth.items()}}
 
 
 def _request_from(d: dict[str, Any]) -> Request:
     auth = {int(k): str(v) for k, v in d.get("a", {}).items()}
-    ts = d["t"]
-    if not isinstance(ts, int) or not isinstance(d["o"], dict) or not isinstance(d["c"], str):
+    if "q" not in d:  # the older form, field by field (durable logs written before)
+        return _checked_request(["REQUEST", d["c"], d["t"], d["o"]], auth, "")
+    body = d["q"]
+    if not isinstance(body, str):
         raise MessageError("malformed request")
-    return Request(d["c"], ts, d["o"], auth)
+    return _checked_request(json.loads(body), auth, body)
+
+
+def _checked_request(fields: Any, auth: dict[int, str], body: str) -> Request:
+    if not isinstance(fields, list) or len(fields) != 4 or fields[0] != "REQUEST":
+        raise MessageError("malformed request")
+    _, client, ts, operation = fields
+    if type(ts) is not int or not isinstance(operation, dict) or not isinstance(client, str):
+        raise MessageError("malformed request")
+    return Request(client, ts, operation, auth, body)
+
+
+def _reply_from(d: dict[str, Any]) -> Reply:
+    body = str(d["p"]).encode()
+    fields = json.loads(body)
+    if not isinstance(fields, list) or len(fields) != 6 or fields[0] != "REPLY":
+        raise MessageError("malformed reply")
+    _, view, timestamp, client, replica, result = fields
+    return Reply(int(view), int(timestamp), str(client), int(replica), result, str(d["mac"]),
+                 body)
 
 
 def _cert_wire(p: PreparedCert) -> dict[str, Any]:
@@ -263,8 +306,10 @@ def to_wire(m: Message) -> dict[str, Any]:
 
 _ENCODERS: dict[type, Any] = {
     Request: lambda m: {"type": "REQUEST", **_request_wire(m)},
-    Reply: lambda m: {"type": "REPLY", "v": m.view, "t": m.timestamp, "c": m.client,
-                      "i": m.replica, "r": m.result, "mac": m.mac},
+    # "c" and "t" repeat the client and timestamp outside the MAC'd payload so that a client
+    # can drop a reply it no longer waits for (beyond the f+1 it needs) without parsing it.
+    Reply: lambda m: {"type": "REPLY", "c": m.client, "t": m.timestamp,
+                      "p": m.payload().decode(), "mac": m.mac},
     PrePrepare: lambda m: {"type": "PRE-PREPARE", "v": m.view, "n": m.seq, "d": m.digest,
                            "i": m.replica, "b": [_request_wire(r) for r in m.batch],
                            "s": m.sig.hex()},
@@ -322,8 +367,7 @@ def _decode_state(d: dict[str, Any]) -> State:
 
 _DECODERS: dict[str, Any] = {
     "REQUEST": _request_from,
-    "REPLY": lambda d: Reply(int(d["v"]), int(d["t"]), str(d["c"]), int(d["i"]), d["r"],
-                             str(d["mac"])),
+    "REPLY": _reply_from,
     "PRE-PREPARE": lambda d: PrePrepare(int(d["v"]), int(d["n"]), str(d["d"]), int(d["i"]),
                                         tuple(_request_from(r) for r in d["b"]), _sig(d)),
     "PREPARE": lambda d: Prepare(int(d["v"]), int(d["n"]), str(d["d"]), int(d["i"]), _sig(d)),
@@ -350,12 +394,12 @@ def from_wire(d: Any) -> Message:
 
 def encode(m: Message) -> bytes:
     """Wire bytes of a message (compact JSON)."""
-    return json.dumps(to_wire(m), separators=(",", ":"), ensure_ascii=False).encode()
+    return _COMPACT.encode(to_wire(m)).encode()
 
 
 def decode(data: bytes) -> Message:
     """Parse wire bytes; raises :class:`MessageError` if malformed."""
     try:
-        return from_wire(json.loads(data))
+        return from_wire(json.loads(data.decode()))  # str: json skips sniffing the encoding
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MessageError(f"not JSON: {exc}") from exc

@@ -55,6 +55,7 @@ from reference_system.consensus.viewchange import ViewChangeMixin
 VIEW_CHANGE_TIMER = "view_change"
 CATCHUP_TIMER = "catchup"
 RESYNC_TIMER = "resync"
+BATCH_TIMER = "batch"
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class ReplicaParams:
     checkpoint_interval: int = 32
     max_batch: int = 256
     max_inflight: int = 4
+    batch_delay: float = 0.002  # a batch not full waits this long while another is in flight
     view_change_timeout: float = 1.0
     catchup_timeout: float = 0.3
     resync_interval: float = 1.0
@@ -128,6 +130,8 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         self.new_view: NewView | None = None
         self.vc_attempts = 0
         self.vc_timer_armed = False
+        self.batch_timer_armed = False
+        self.batch_due = False  # the batch timer fired: propose what is queued
         self._init_recovery()
         self._out: list[Output] = []
         self.replaying = False
@@ -179,6 +183,10 @@ class Replica(ViewChangeMixin, RecoveryMixin):
             self._on_catchup_timer()
         elif name == RESYNC_TIMER:
             self._on_resync_timer()
+        elif name == BATCH_TIMER:
+            self.batch_timer_armed, self.batch_due = False, True
+            self._propose()
+            self.batch_due = False
 
     # ---- requests and batching ---------------------------------------------------------
 
@@ -209,15 +217,30 @@ class Replica(ViewChangeMixin, RecoveryMixin):
         self._arm_view_change_timer()
 
     def _propose(self) -> None:
-        """Primary: turn queued requests into pre-prepares while the window allows."""
+        """Primary: turn queued requests into pre-prepares while the window allows.
+
+        Batching by size and time: with nothing in flight a request is proposed at once (an
+        idle cluster's latency); while a batch is in flight, a batch short of ``max_batch``
+        waits up to ``batch_delay`` for more requests.
+        """
         if not self.is_primary:
             return
         limit = self.stable_seq + self.params.window
         while (self.queue and self.next_seq < limit
                and self.next_seq - self.last_executed < self.params.max_inflight):
+            if self._batch_should_wait():
+                if not self.batch_timer_armed:
+                    self.batch_timer_armed = True
+                    self._emit(SetTimer(BATCH_TIMER, self.params.batch_delay))
+                return
             batch = self._take_batch()
             if batch:
                 self._pre_prepare(tuple(batch))
+
+    def _batch_should_wait(self) -> bool:
+        return (self.params.batch_delay > 0 and not self.batch_due
+                and self.next_seq > self.last_executed
+                and len(self.queue) < self.params.max_batch)
 
     def _take_batch(self) -> list[Request]:
         batch: list[Request] = []

@@ -18,6 +18,7 @@ from typing import Any
 
 MAX_FRAME = 64 << 20
 MAX_BUFFERED = 32 << 20
+MAX_REDIAL_S = 0.25
 _LENGTH = struct.Struct(">I")
 log = logging.getLogger("prsm.consensus.transport")
 
@@ -135,7 +136,9 @@ class Link:
                 reader, writer = await asyncio.open_connection(*self.address)
             except OSError:
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                # Capped low: a peer (or the proxy in front of it) that comes up is reached
+                # within a quarter second, and a refused loopback dial costs microseconds.
+                delay = min(delay * 2, MAX_REDIAL_S)
                 continue
             delay = 0.02
             await self._serve(reader, writer)

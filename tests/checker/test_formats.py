@@ -112,3 +112,20 @@ def test_edn_values() -> None:
         assert parse_edn(to_edn(value)) == value
     with pytest.raises(ValueError):
         parse_edn("[1 2")
+
+
+def test_fields_separated_by_runs_of_spaces_read_as_tabs(tmp_path: Path) -> None:
+    # Three of the public etcd logs use runs of spaces where the others use tabs.
+    tabs = (FIXTURES / "etcd_000.log").read_text()
+    spaced = tmp_path / "spaced.log"
+    spaced.write_text("\n".join(line.replace("\t", "   ") if "jepsen.util" in line else line
+                                for line in tabs.splitlines()) + "\n")
+    assert read_jepsen_log(spaced) == read_jepsen_log(FIXTURES / "etcd_000.log")
+    assert any(e.value == [1, 2] or isinstance(e.value, list) for e in read_jepsen_log(spaced))
+
+
+def test_a_jepsen_line_with_too_few_fields_names_tabs_or_spaces(tmp_path: Path) -> None:
+    path = tmp_path / "short.log"
+    path.write_text("INFO  jepsen.util - 0 :invoke\n")
+    with pytest.raises(HistoryFormatError, match=r"short\.log:1: .*separated by tabs or spaces"):
+        load_history(path)

@@ -165,3 +165,31 @@ def test_other_client_operations_can_be_left_out() -> None:
         check_linearizable(events, "register")
     verdict = check_linearizable(events, "register", fs={"read", "write"})
     assert verdict.valid is True and verdict.figures["ops"] == 2
+
+
+def test_the_deadline_also_bounds_reading_the_history() -> None:
+    from prsm_validate.checker.linear import Budget
+    from prsm_validate.history import Event
+
+    read = []
+
+    def events():  # a history read lazily, as check-history reads a file
+        for number in range(100_000):
+            read.append(number)
+            yield Event(2 * number, 2 * number, number, "invoke", "write", 1)
+            yield Event(2 * number + 1, 2 * number + 1, number, "ok", "write", 1)
+
+    expired = Budget(seconds=0.0)
+    verdict = check_linearizable(events(), "register", budget=expired)
+    assert verdict.valid == "unknown"
+    assert "while reading the history" in verdict.reason
+    assert len(read) < 100_000  # it stopped reading
+
+
+def test_a_step_budget_alone_sets_no_deadline() -> None:
+    from prsm_validate.checker.linear import Budget
+
+    budget = Budget(seconds=None, max_steps=10)
+    assert budget.deadline == float("inf") and budget.describe() == "10 steps"
+    events = sequential(op(0, "write", 1, 1), op(1, "read", None, 1))
+    assert check_linearizable(events, "register", budget_seconds=None, max_steps=100).valid

@@ -100,16 +100,20 @@ class Proxy:
         """Listen; ``listen`` then holds the bound address (port 0 becomes the real port)."""
         if self.enabled:
             return
-        host, port = parse_address(self.listen, "listen")
+        self.server, self.listen = await self._bind(self.listen)
+        self.enabled = True
+
+    async def _bind(self, listen: str) -> tuple[asyncio.base_events.Server, str]:
+        """A listener on ``listen`` and its bound address; raises ApiError, changing nothing."""
+        host, port = parse_address(listen, "listen")
         host = "127.0.0.1" if host == "localhost" else host
         loop = asyncio.get_running_loop()
         try:
-            self.server = await loop.create_server(lambda: Connection(self).client, host, port)
+            server = await loop.create_server(lambda: Connection(self).client, host, port)
         except OSError as exc:
-            raise ApiError(f"listen {self.listen}: {exc.strerror or exc}", 500) from exc
-        bound = self.server.sockets[0].getsockname()
-        self.listen = format_address(bound[0], bound[1])
-        self.enabled = True
+            raise ApiError(f"listen {listen}: {exc.strerror or exc}", 500) from exc
+        bound = server.sockets[0].getsockname()
+        return server, format_address(bound[0], bound[1])
 
     async def stop(self) -> None:
         """Close the listener and drop every connection."""
@@ -119,24 +123,38 @@ class Proxy:
         if self.server is not None:
             self.server.close()
             self.server = None
+        self._drop_connections()
+
+    def _drop_connections(self) -> None:
         for connection in list(self.connections):
             connection.drop()
 
     async def update(self, body: dict[str, Any]) -> None:
-        """Apply ``POST /proxies/{name}``: new listen/upstream restart it, enabled flips it."""
+        """Apply ``POST /proxies/{name}``: new listen/upstream restart it, enabled flips it.
+
+        All or nothing: the new listener is bound before the old one is closed, so an update
+        that fails (the address is in use, a field is wrong) leaves the proxy as it was.
+        """
         listen = body.get("listen", self.listen)
         upstream = body.get("upstream", self.upstream)
         enabled = body.get("enabled", self.enabled)
         if not isinstance(enabled, bool):
             raise ApiError("bad request body: enabled must be true or false", 400)
-        if (listen, upstream) != (self.listen, self.upstream):
+        moved = (listen, upstream) != (self.listen, self.upstream)
+        if moved:
             Proxy(self.collection, self.name, listen, upstream).validate()
+        if not enabled:
             await self.stop()
             self.listen, self.upstream = listen, upstream
-        if enabled:
-            await self.start()
-        else:
-            await self.stop()
+            return
+        rebind = listen != self.listen or not self.enabled
+        server, bound = await self._bind(listen) if rebind else (self.server, self.listen)
+        # Nothing below can fail: the proxy moves as a whole.
+        if moved:
+            self._drop_connections()
+        if rebind and self.server is not None:
+            self.server.close()
+        self.server, self.listen, self.upstream, self.enabled = server, bound, upstream, True
 
     def track(self, connection: Connection) -> None:
         """A connection was accepted."""

@@ -12,6 +12,7 @@ by its latency instead of dividing throughput by it) and lets toxics change unde
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,11 +85,28 @@ class ToxicSpec:
                 "stream": self.stream, "toxicity": self.toxicity}
 
 
-def _integer(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+HOUR_MS = 3_600_000
+#: The largest value each attribute may take: a fault meant for a test run, not a value that
+#: overflows a timer (latency 1e30 ms) or never ends. Units as in :data:`ATTRIBUTES`.
+LIMITS: dict[str, int] = {"latency": HOUR_MS, "jitter": HOUR_MS, "timeout": HOUR_MS,
+                          "rate": 10**9, "average_size": 1 << 30, "size_variation": 1 << 30,
+                          "bytes": 1 << 53}
+DELAY_LIMITS = {"slow_close": HOUR_MS, "slicer": HOUR_MS * 1000}  # slicer's delay is in us
+
+
+def _integer(name: str, value: Any, limit: int) -> int:
+    """An attribute value: a finite, non-negative integer (JSON may say 3 or 3.0) <= limit."""
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))):
+        raise ToxicError(f"bad request body: attribute {name} must be a finite integer, "
+                         f"got {value!r}")
+    if value != int(value):
         raise ToxicError(f"bad request body: attribute {name} must be an integer, got {value!r}")
     if value < 0:
         raise ToxicError(f"bad request body: attribute {name} must not be negative")
+    if value > limit:
+        raise ToxicError(f"bad request body: attribute {name} must be at most {limit}, "
+                         f"got {value!r}")
     return int(value)
 
 
@@ -101,8 +119,9 @@ def parse_attributes(toxic_type: str, given: Any, base: dict[str, int] | None = 
     if not isinstance(given, dict):
         raise ToxicError("bad request body: attributes must be an object")
     attributes = dict(base if base is not None else ATTRIBUTES[toxic_type])
-    for key in attributes.keys() & given.keys():
-        attributes[key] = _integer(key, given[key])
+    for key in sorted(attributes.keys() & given.keys()):
+        limit = DELAY_LIMITS[toxic_type] if key == "delay" else LIMITS[key]
+        attributes[key] = _integer(key, given[key], limit)
     if toxic_type == "slicer" and attributes["average_size"] < 1:
         raise ToxicError("bad request body: slicer average_size must be at least 1")
     return attributes
@@ -110,6 +129,7 @@ def parse_attributes(toxic_type: str, given: Any, base: dict[str, int] | None = 
 
 def parse_toxicity(value: Any) -> float:
     """A toxicity from JSON: a number in [0, 1]."""
+    # NaN fails both comparisons, infinities the bounds.
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ToxicError(f"bad request body: toxicity must be a number in [0, 1], got {value!r}")
     return float(value)
