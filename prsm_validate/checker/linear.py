@@ -222,6 +222,10 @@ def check_linearizable(history: Iterable[Event] | Iterable[Op], model: str = "ca
     ops = [op for op in operations(history) if fs is None or op.f in fs]
     register = MODELS.get(model, CAS_REGISTER)
     figures = {"ops": len(ops), "checked_ops": 0, "keys": 0, "configurations": 0}
+    if not any(op.outcome == "ok" for op in ops):  # nothing completed: nothing was shown
+        return _finish(Verdict(f"linearizable:{model}", UNKNOWN,
+                               f"no completed operation among {len(ops)}: the workload did "
+                               "not run"), figures, budget, started)
     undecided: list[Hashable] = []
     for key, part in _partitions(ops, model).items():
         figures["keys"] += 1

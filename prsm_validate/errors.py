@@ -1,0 +1,114 @@
+"""The harness's exception root and failure classes (DESIGN.md 12).
+
+Every failure of a scenario belongs to one class: ``contract`` (the target did not do what its
+contract says), ``availability`` (timeouts, refused or dropped connections, 5xx), ``SLA``,
+``safety`` (a checker said false), ``security`` or ``harness error`` (the harness itself broke).
+A :class:`PrsmFailure` carries its class and a one-line cause; :func:`classify` gives the class
+and cause of any exception a test raised, so the terminal summary and the report can count
+failures per class and show one line for each.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+CONTRACT, AVAILABILITY, SLA, SAFETY = "contract", "availability", "SLA", "safety"
+SECURITY, HARNESS = "security", "harness error"
+FAILURE_CLASSES = (CONTRACT, AVAILABILITY, SLA, SAFETY, SECURITY, HARNESS)
+EXCERPT_CHARS = 200
+
+
+class PrsmFailure(Exception):
+    """A failure found by the harness, with its class; ``str()`` is the one-line cause."""
+
+    failure_class: str = HARNESS
+
+    def __init__(self, message: str, failure_class: str | None = None) -> None:
+        super().__init__(message)
+        if failure_class is not None:
+            self.failure_class = failure_class
+
+    def one_line(self) -> str:
+        """The cause on one line."""
+        return one_line(str(self))
+
+
+class ContractViolation(PrsmFailure, AssertionError):
+    """A response the target's contract does not allow (undeclared status, schema break,
+    missing field, wrong vocabulary)."""
+
+    failure_class = CONTRACT
+
+
+class SafetyViolation(PrsmFailure, AssertionError):
+    """A checker said false: lost, duplicated or diverging data."""
+
+    failure_class = SAFETY
+
+
+class SecurityViolation(PrsmFailure, AssertionError):
+    """An access the target should have refused was granted."""
+
+    failure_class = SECURITY
+
+
+class SlaViolation(PrsmFailure, AssertionError):
+    """A measured figure broke its service level."""
+
+    failure_class = SLA
+
+
+class WorkloadDidNotRun(PrsmFailure, AssertionError):
+    """A workload completed fewer operations than its stated minimum: never a pass."""
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """``text`` folded onto one line, at most ``limit`` characters."""
+    line = re.sub(r"\s+", " ", text).strip()
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def excerpt(body: Any, limit: int = EXCERPT_CHARS) -> str:
+    """A short, one-line view of a response body for failure messages."""
+    import json
+
+    text = body if isinstance(body, str) else json.dumps(body, default=str)
+    return one_line(text, limit) if text else "(empty body)"
+
+
+_SECURITY_MARKERS = ("security",)
+_SAFETY_MARKERS = ("consensus", "byzantine", "partition", "pipeline")
+
+
+def classify(exc: BaseException, markers: set[str] | frozenset[str] = frozenset()
+             ) -> tuple[str, str]:
+    """(failure class, one-line cause) of an exception a test raised; ``markers`` are the
+    test's marker names (a plain assertion in a ``security`` test is a security finding)."""
+    import httpx
+
+    if isinstance(exc, PrsmFailure):
+        return exc.failure_class, exc.one_line()
+    cause = one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, AssertionError)
+                     else str(exc) or "assertion failed")
+    if isinstance(exc, httpx.HTTPError | TimeoutError | ConnectionError):
+        return AVAILABILITY, cause
+    if isinstance(exc, AssertionError) or type(exc).__name__ == "Failed":
+        if set(markers) & set(_SECURITY_MARKERS):
+            return SECURITY, cause
+        if "'valid': False" in str(exc) and set(markers) & set(_SAFETY_MARKERS):
+            return SAFETY, cause
+        return CONTRACT, cause
+    return HARNESS, cause
+
+
+def require_valid(verdict: Any) -> None:
+    """Fail unless a checker's verdict is valid: false is a safety finding, "unknown" (the
+    checker could not decide) a harness error; both name the checker and its reason."""
+    if verdict.valid is True:
+        return
+    text = f"{verdict.checker}: {verdict.label}" + (f": {verdict.reason}" if verdict.reason
+                                                     else "")
+    if verdict.valid is False:
+        raise SafetyViolation(text)
+    raise PrsmFailure(f"{text} (the checker could not decide; unknown never passes)")
