@@ -155,7 +155,7 @@ class ApiClient:
             raise Unavailable(transport_message(exc, f, method, template, timeout, elapsed)
                               ) from exc
         elapsed_ms = (time.perf_counter() - started) * 1000
-        response = Response(raw.status_code, _json(raw, f), raw.headers, elapsed_ms, f, method,
+        response = Response(raw.status_code, parse_body(raw, f), raw.headers, elapsed_ms, f, method,
                             template)
         self._measure(f, elapsed_ms, response.status >= 500, str(response.status))
         kind = "ok" if response.ok else ("info" if response.status >= 500 else "fail")
@@ -167,7 +167,8 @@ class ApiClient:
         return response
 
     def _check_contract(self, response: Response, raw: httpx.Response) -> None:
-        if self.contract is None:
+        # A 5xx is an availability failure of its own, whatever the document says of it.
+        if self.contract is None or response.status >= 500:
             return
         finding = self.contract.check(response.operation, response.method, response.path,
                                       response.status, raw.headers.get("content-type", ""),
@@ -212,7 +213,8 @@ def transport_message(exc: BaseException, operation: str, method: str, path: str
             f"{timeout_s:g} s)")
 
 
-def _json(raw: httpx.Response, operation: str) -> Any:
+def parse_body(raw: httpx.Response, operation: str) -> Any:
+    """A response's JSON (objects as :class:`Body`), or its text when it is not JSON."""
     where = f"{operation} (HTTP {raw.status_code})"
     try:
         return json.loads(raw.content, object_hook=lambda fields: Body(fields, where))

@@ -234,3 +234,28 @@ def _task_types(value: Any) -> dict[str, TaskTemplate]:
             raise VocabularyError(f"vocabulary.task_types.{role}: {fix}")
         found[role] = TaskTemplate(spec["type"], dict(spec.get("payload", {})))
     return found
+
+
+def error_shape(body: Any) -> str | None:
+    """Which error-body layout ``body`` has: ``structured`` ({"error": {"code", "message"}}),
+    ``detail`` (FastAPI's {"detail": ...}) or None (unstructured)."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("code"), str) and isinstance(
+            error.get("message"), str):
+        return "structured"
+    if "detail" in body and isinstance(body["detail"], str | list | dict):
+        return "detail"
+    return None
+
+
+def validation_details(body: Any) -> list[dict[str, Any]]:
+    """The per-field entries (each with ``loc``) of a validation error body of either shape."""
+    if error_shape(body) == "structured":
+        details = body["error"].get("details")
+    elif error_shape(body) == "detail":
+        details = body["detail"]
+    else:
+        details = None
+    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []

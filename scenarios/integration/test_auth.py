@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.security]
 
 ISSUER, AUDIENCE = "prsm-reference", "prsm-api"
 
@@ -26,14 +26,12 @@ def _b64(data: dict[str, object]) -> str:
 
 
 def test_login_then_me_names_the_user(prsm_api, prsm_deployment):
-    me = prsm_api.call("me")
-    assert me.status == 200, me.body
+    me = prsm_api.call("me").expect(200)
     assert me.body["username"] == prsm_deployment.credentials.username
 
 
 def test_login_answers_bearer_token_shape(prsm_client, prsm_deployment):
-    response = prsm_client().login(prsm_deployment.credentials)
-    assert response.status == 200
+    response = prsm_client().login(prsm_deployment.credentials).expect(200)
     assert response.body["token_type"].lower() == "bearer"
     assert response.body["expires_in"] > 0
     assert response.body["access_token"].count(".") == 2

@@ -50,8 +50,8 @@ class Prober:
         return self.ok + self.failed
 
     def _run(self) -> None:
-        api = ApiClient(self.url, self.deployment.profile, self.history, PROBE_TIMEOUT_S,
-                        self.metrics)
+        api = ApiClient.for_deployment(self.deployment, self.history, PROBE_TIMEOUT_S,
+                                       self.metrics, base_url=self.url)
         try:
             api.login(self.deployment.credentials)
             user = self.deployment.credentials.username
