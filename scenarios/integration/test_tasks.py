@@ -51,6 +51,7 @@ def test_compute_task_result_is_deterministic(prsm_api):
 
 def test_running_task_can_be_cancelled(prsm_api):
     task_id = _submit(prsm_api, task_template(prsm_api, "long").body(seconds=30))
+    wait_task(prsm_api, task_id, {"running"}, timeout_s=10)
     cancelled = prsm_api.call("task_cancel", task_id=task_id).expect(200, 202, 204)
     if cancelled.status != 204:
         assert prsm_api.api.vocabulary.role_of(cancelled.body["status"]) == "cancelled", \
