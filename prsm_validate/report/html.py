@@ -143,9 +143,25 @@ def _environment_section(summary: dict[str, Any]) -> str:
     deployments = summary.get("deployments", [])
     rows = "".join(f"<tr><td>{_e(d.get('worker'))}</td><td>{_e(d.get('api_url'))}</td>"
                    f"<td>{_e(', '.join(d.get('capabilities', [])))}</td><td>"
-                   f"{_e(round(d.get('ready_s') or 0, 3))}s</td></tr>" for d in deployments)
+                   f"{_e(round(d.get('ready_s') or 0, 3))}s</td><td>{_identity(d)}</td></tr>"
+                   for d in deployments)
     versions = ", ".join(f"{k} {v}" for k, v in (summary.get("versions") or {}).items())
     return (f"<h2>Environment</h2><p>python {_e(summary.get('python'))}; {_e(versions)}; "
             f"command: <code>pytest {_e(' '.join(summary.get('argv', [])))}</code></p>"
-            "<table><tr><th>worker</th><th>API</th><th>capabilities</th><th>ready in</th></tr>"
-            f"{rows}</table>")
+            "<table><tr><th>worker</th><th>API</th><th>capabilities</th><th>ready in (first "
+            f"healthy answer)</th><th>target identity and contract</th></tr>{rows}</table>")
+
+
+def _identity(deployment: dict[str, Any]) -> str:
+    """The target's own versions: OpenAPI title and version, Server header, /health body."""
+    identity = deployment.get("identity") or {}
+    parts = []
+    if identity.get("openapi_title"):
+        parts.append(f"{identity['openapi_title']} {identity.get('openapi_version', '')}")
+    if identity.get("server"):
+        parts.append(f"Server: {identity['server']}")
+    if identity.get("health") is not None:
+        parts.append(f"/health: {json.dumps(identity['health'])[:300]}")
+    if deployment.get("contract"):
+        parts.append(f"contract: {deployment['contract']}")
+    return "<br>".join(_e(p) for p in parts)

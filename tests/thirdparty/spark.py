@@ -21,6 +21,7 @@ take over an expired lease: a killed worker's task is lost).
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -338,10 +339,8 @@ def start_worker(folder: Path, name: str) -> None:
     """(Re)start worker ``name`` detached, in its own process group; pid in ``<name>.pid``."""
     pid_file = folder / f"{name}.pid"
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
             os.killpg(int(pid_file.read_text()), 9)
-        except (ProcessLookupError, ValueError, PermissionError):
-            pass
     with (folder / f"{name}.log").open("ab") as log:
         proc = subprocess.Popen([sys.executable, __file__, "worker", "--dir", str(folder),
                                  "--name", name], stdin=subprocess.DEVNULL, stdout=log,
