@@ -107,13 +107,15 @@ class Contract:
                            body=excerpt(body))
         content = (self._resolve(responses[key]) or {}).get("content") or {}
         media = content_type.split(";")[0].strip().lower()
-        if not content or not _is_json(media):
+        if not content:
             return None
         declared_media = _media_key(content, media)
         if declared_media is None:
             return Finding(operation, method, template, status,
-                           f"content type {media} not declared (declared: "
+                           f"content type {media or '(none)'} not declared (declared: "
                            f"{', '.join(sorted(content))})", body=excerpt(body))
+        if not _is_json(media):
+            return None
         schema = (content[declared_media] or {}).get("schema")
         if schema is None:
             return None
@@ -204,7 +206,9 @@ def _media_key(content: dict[str, Any], media: str) -> str | None:
     for key in (media, f"{media.split('/')[0]}/*", "*/*"):
         if key in content:
             return key
-    return next((k for k in content if _is_json(k.lower())), None)
+    if not _is_json(media):
+        return None
+    return next((k for k in content if _is_json(k.lower())), None)  # JSON variants agree
 
 
 @dataclass(frozen=True)

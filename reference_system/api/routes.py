@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from reference_system import llm
@@ -49,7 +49,7 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": status, "components": components}, code)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     """Prometheus exposition of the API's registry."""
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
