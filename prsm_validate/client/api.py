@@ -25,6 +25,7 @@ from prsm_validate.client.profiles import Profile, profile
 from prsm_validate.errors import (
     AVAILABILITY,
     CONTRACT,
+    SECURITY,
     ContractViolation,
     PrsmFailure,
     excerpt,
@@ -46,7 +47,8 @@ class Unavailable(PrsmFailure, httpx.TransportError):
 
 
 class UnexpectedStatus(PrsmFailure, AssertionError):
-    """An answer with a status the scenario did not expect (5xx: availability, else contract)."""
+    """An answer with a status the scenario did not expect (5xx: availability; access granted
+    where 401/403 was due: security; else contract)."""
 
 
 class Body(dict):  # type: ignore[type-arg]
@@ -86,10 +88,11 @@ class Response:
         if (self.status in statuses) if statuses else self.ok:
             return self
         wanted = " or ".join(str(s) for s in statuses) if statuses else "2xx"
+        granted = self.ok and bool(statuses) and set(statuses) <= {401, 403}
         raise UnexpectedStatus(
             f"{self.operation} ({self.method} {self.path}): expected HTTP {wanted}, got "
             f"{self.status}; body: {excerpt(self.body)}",
-            AVAILABILITY if self.status >= 500 else CONTRACT)
+            AVAILABILITY if self.status >= 500 else SECURITY if granted else CONTRACT)
 
 
 class ApiClient:

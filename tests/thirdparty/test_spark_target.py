@@ -65,8 +65,10 @@ EXPECTED = {
                          "or 204, got 500; body: Internal Server Error"),
     "scenarios/sla/test_health_stall.py::test_health_does_not_wait_for_other_requests":
         ("SLA", "requests wait for memory_get (missing key): health p50"),
-    "scenarios/integration/test_auth.py::test_tampered_token_is_401": ("security", ""),
-    "scenarios/integration/test_auth.py::test_alg_none_token_is_401": ("security", ""),
+    "scenarios/integration/test_auth.py::test_tampered_token_is_401":
+        ("security", "me (GET /api/auth/me): expected HTTP 401, got 200"),
+    "scenarios/integration/test_auth.py::test_alg_none_token_is_401":
+        ("security", "me (GET /api/auth/me): expected HTTP 401, got 200"),
     "scenarios/integration/test_task_failover.py::"
     "test_task_completes_on_a_surviving_worker_when_its_worker_is_killed":
         ("safety", "lost: still in_progress on worker-"),
