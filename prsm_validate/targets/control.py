@@ -216,11 +216,18 @@ class _Control:
         if url is None:
             return
         deadline = time.monotonic() + self.spec.ready_timeout_s
-        while not http_ok(url):
+        while not _answers(http_ok, url):
             if time.monotonic() > deadline:
                 raise ControlError(f"{name}: not ready at {url} within "
                                    f"{self.spec.ready_timeout_s:g} s after its restart")
             time.sleep(0.1)
+
+
+def _answers(probe: Any, url: str) -> bool:
+    try:  # refused, reset or dropped while the component starts: not ready yet
+        return bool(probe(url))
+    except Exception:
+        return False
 
 
 class DockerControl(_Control):

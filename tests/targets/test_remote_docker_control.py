@@ -55,14 +55,14 @@ def plain_deployment() -> Iterator[dict[str, str]]:
     from prsm_validate.targets.docker_image import ensure_image
     from reference_system.passwords import hash_password
 
-    image = ensure_image()
+    image = os.environ.get("PRSM_REF_IMAGE") or ensure_image()  # a prebuilt image, if given
     client = docker.from_env()
     deployment = secrets.token_hex(4)
     reaper = Reaper()
     reaper.watch_docker_label(f"{LABEL}={deployment}")
     network = f"staging-{deployment}"
     names = {c: f"staging-{deployment}-{c}" for c in ("postgres", "redis", "nats", "edge", "api")}
-    password, (api_port,) = secrets.token_urlsafe(12), free_ports(1)
+    password, (api_port, edge_port) = secrets.token_urlsafe(12), free_ports(2)
     try:
         client.networks.create(network, labels={LABEL: deployment})
         for component in ("postgres", "redis", "nats"):
@@ -71,7 +71,8 @@ def plain_deployment() -> Iterator[dict[str, str]]:
         nats = f"nats://{names['nats']}:4222"  # container names resolve on the network
         _run_container(client, image, names["edge"], network, deployment,
                        ["edge", "--nats", nats, "--state-dir", "/data/edge",
-                        "--host", "0.0.0.0", "--port", "8100", "--interval-ms", "250"])
+                        "--host", "0.0.0.0", "--port", "8100", "--interval-ms", "250"],
+                       port=(8100, edge_port))
         _run_container(client, image, names["api"], network, deployment,
                        ["api", "--host", "0.0.0.0", "--port", "8000"], {
                            "PRSM_REF_POSTGRES_DSN":
@@ -83,14 +84,22 @@ def plain_deployment() -> Iterator[dict[str, str]]:
                            "PRSM_REF_EDGE_URL": f"http://{names['edge']}:8100"},
                        (8000, api_port))
         url = f"http://127.0.0.1:{api_port}"
-        eventually(lambda: probes.http_ok(f"{url}/health"), timeout_s=90, interval_s=0.5,
+        eventually(lambda: _healthy(f"{url}/health"), timeout_s=90, interval_s=0.5,
                    what="the plain deployment's /health")
-        yield {"url": url, "password": password, "network": network, **names}
+        yield {"url": url, "edge_url": f"http://127.0.0.1:{edge_port}", "password": password,
+               "network": network, **names}
     finally:
         from prsm_validate.targets.reaper import remove_docker_label
 
         remove_docker_label(f"{LABEL}={deployment}")
         reaper.close()
+
+
+def _healthy(url: str) -> bool:
+    try:  # docker's port proxy accepts, then resets, until the API listens
+        return probes.http_ok(url)
+    except Exception:
+        return False
 
 
 def _targets_file(tmp_path: Path, deployment: dict[str, str]) -> Path:
@@ -102,7 +111,9 @@ def _targets_file(tmp_path: Path, deployment: dict[str, str]) -> Path:
         "control": {"kind": "docker", "network": deployment["network"], "ready_timeout_s": 60,
                     "components": {
                         "api": {"container": deployment["api"], "ready_url": ready},
-                        "edge": deployment["edge"], "redis": deployment["redis"],
+                        "edge": {"container": deployment["edge"],
+                                 "ready_url": f"{deployment['edge_url']}/health"},
+                        "redis": deployment["redis"],
                         "postgres": deployment["postgres"]}},
     }
     path = tmp_path / "targets.yaml"
