@@ -59,8 +59,15 @@ def test_faults_heal_after_failing_and_passing_scopes(pytester):
     assert all(f["ended"] is not None for f in faults), "every fault was healed"
 
 
-def test_fault_the_target_cannot_do_is_skipped_with_reason(pytester, monkeypatch, recorder):
-    url, _ = recorder  # a remote target must answer /health before the session uses it
+@pytest.fixture
+def healthy_target(recorder: tuple[str, list[str]]) -> str:  # noqa: F811
+    """A stand-in remote target: a remote target must answer /health before it is used."""
+    return recorder[0]
+
+
+def test_fault_the_target_cannot_do_is_skipped_with_reason(pytester, monkeypatch,
+                                                           healthy_target):
+    url = healthy_target
     pytester.makefile(".yaml", **{"prsm-targets": f"""
 targets:
   staging:
