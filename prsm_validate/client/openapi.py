@@ -119,8 +119,7 @@ class Contract:
         schema = (content[declared_media] or {}).get("schema")
         if schema is None:
             return None
-        return self._validate(operation, method, template, status, (key, declared_media),
-                              op, body)
+        return self._validate(operation, method, template, status, (key, declared_media), body)
 
     def _resolve(self, item: Any) -> Any:
         """Follow a local ``$ref`` (responses may be references to components)."""
@@ -131,7 +130,7 @@ class Contract:
         return item
 
     def _validate(self, operation: str, method: str, template: str, status: int,
-                  where: tuple[str, str], op: dict[str, Any], body: Any) -> Finding | None:
+                  where: tuple[str, str], body: Any) -> Finding | None:
         validator = self._validator(method, template, where)
         error = _best_error(validator, body)
         if error is None:

@@ -28,6 +28,7 @@ class KubernetesControl(_Control):
             core, apps = client.CoreV1Api(), client.AppsV1Api()
         self.core, self.apps = core, apps
         self._replicas: dict[str, int] = {}
+        self._killed: set[str] = set()  # their deployment is already replacing the pods
 
     def _pods(self, component: str) -> list[str]:
         selector = self.component(component).selector
@@ -50,11 +51,14 @@ class KubernetesControl(_Control):
     def kill(self, component: str) -> None:
         """Delete the component's pods immediately."""
         self._delete_pods(component, 0)
+        self._killed.add(component)
 
     def restart(self, component: str) -> None:
-        """Delete the pods gracefully (none left after a kill is fine); wait for the
-        deployment and the ready URL."""
-        if self._pods(component):
+        """Delete the pods gracefully (after a kill: only wait for their replacements); wait
+        for the deployment and the ready URL."""
+        if component in self._killed:
+            self._killed.discard(component)
+        else:
             self._delete_pods(component, None)
         self._wait_available(component)
         self.wait_ready(component)

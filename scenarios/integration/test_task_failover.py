@@ -9,6 +9,7 @@ is not the killed one, and its attempts (when the target reports them) are at mo
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -46,7 +47,7 @@ def test_task_completes_on_a_surviving_worker_when_its_worker_is_killed(
         time.sleep(0.1)
     took = time.monotonic() - started
     record_property("failover", {"task": task_id, "killed": killed, "seconds": round(took, 2),
-                                 "final": body})
+                                 "final": json.loads(json.dumps(body))})  # plain, for xdist
     role = vocab.role_of(body.get("status"))
     if role is None or role in ("queued", "running"):
         raise SafetyViolation(f"task {task_id} lost: still {body.get('status')} on "

@@ -112,6 +112,11 @@ def test_kubernetes_control_deletes_pods_and_scales_deployments():
     assert ("list", "prsm", "app=prsm-api") in api.calls
     assert [c for c in api.calls if c[0] == "delete"] == [("delete", "api-1", 0),
                                                           ("delete", "api-2", 0)]
+    control.restart("api")  # after a kill: the deployment replaces the pods, none deleted again
+    assert len([c for c in api.calls if c[0] == "delete"]) == 2
+    control.restart("api")
+    assert [c for c in api.calls if c[0] == "delete"][2:] == [("delete", "api-1", None),
+                                                             ("delete", "api-2", None)]
     control.pause("api")
     control.resume("api")
     assert [c for c in api.calls if c[0] == "scale"] == [("scale", "prsm-api", 0),
