@@ -1,11 +1,9 @@
-"""The harness's exception root and failure classes (DESIGN.md 12).
+"""The harness's exception root: findings that carry their failure class (DESIGN.md 12).
 
-Every failure of a scenario belongs to one class: ``contract`` (the target did not do what its
-contract says), ``availability`` (timeouts, refused or dropped connections, 5xx), ``SLA``,
-``safety`` (a checker said false), ``security`` or ``harness error`` (the harness itself broke).
-A :class:`PrsmFailure` carries its class and a one-line cause; :func:`classify` gives the class
-and cause of any exception a test raised, so the terminal summary and the report can count
-failures per class and show one line for each.
+Every failure of a scenario belongs to one class (:mod:`prsm_validate.report.failures`):
+``contract``, ``availability``, ``sla``, ``safety``, ``security`` or ``harness``. The client,
+the workloads and the checkers raise a :class:`PrsmFailure` whose ``failure_class`` attribute
+says which, and whose message is the one-line cause.
 """
 
 from __future__ import annotations
@@ -13,9 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-CONTRACT, AVAILABILITY, SLA, SAFETY = "contract", "availability", "SLA", "safety"
-SECURITY, HARNESS = "security", "harness error"
-FAILURE_CLASSES = (CONTRACT, AVAILABILITY, SLA, SAFETY, SECURITY, HARNESS)
+CONTRACT, AVAILABILITY, SLA, SAFETY = "contract", "availability", "sla", "safety"
+SECURITY, HARNESS = "security", "harness"
 EXCERPT_CHARS = 200
 
 
@@ -32,6 +29,10 @@ class PrsmFailure(Exception):
     def one_line(self) -> str:
         """The cause on one line."""
         return one_line(str(self))
+
+
+class OperationUnsupported(LookupError):
+    """The target's API profile has no such operation; the scenario skips with this reason."""
 
 
 class ContractViolation(PrsmFailure, AssertionError):
@@ -75,31 +76,6 @@ def excerpt(body: Any, limit: int = EXCERPT_CHARS) -> str:
 
     text = body if isinstance(body, str) else json.dumps(body, default=str)
     return one_line(text, limit) if text else "(empty body)"
-
-
-_SECURITY_MARKERS = ("security",)
-_SAFETY_MARKERS = ("consensus", "byzantine", "partition", "pipeline")
-
-
-def classify(exc: BaseException, markers: set[str] | frozenset[str] = frozenset()
-             ) -> tuple[str, str]:
-    """(failure class, one-line cause) of an exception a test raised; ``markers`` are the
-    test's marker names (a plain assertion in a ``security`` test is a security finding)."""
-    import httpx
-
-    if isinstance(exc, PrsmFailure):
-        return exc.failure_class, exc.one_line()
-    cause = one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, AssertionError)
-                     else str(exc) or "assertion failed")
-    if isinstance(exc, httpx.HTTPError | TimeoutError | ConnectionError):
-        return AVAILABILITY, cause
-    if isinstance(exc, AssertionError) or type(exc).__name__ == "Failed":
-        if set(markers) & set(_SECURITY_MARKERS):
-            return SECURITY, cause
-        if "'valid': False" in str(exc) and set(markers) & set(_SAFETY_MARKERS):
-            return SAFETY, cause
-        return CONTRACT, cause
-    return HARNESS, cause
 
 
 def require_valid(verdict: Any) -> None:

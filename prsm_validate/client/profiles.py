@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from prsm_validate.errors import OperationUnsupported
+
+__all__ = ["FEATURES", "PROFILES", "OperationUnsupported", "Profile", "Route", "Vocabulary"]
+
 
 @dataclass(frozen=True)
 class Route:
@@ -113,10 +117,6 @@ _PRSM_PLATFORM = {
     "login": Route("POST", "/api/v1/auth/login", auth=False),
     "balance": Route("GET", "/api/v1/ftns/balance"),
 }
-
-
-class OperationUnsupported(LookupError):
-    """The target's API profile has no such operation; the scenario skips with this reason."""
 
 
 @dataclass(frozen=True)

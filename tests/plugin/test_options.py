@@ -127,3 +127,17 @@ def test_bad_vocabulary_or_control_in_an_entry_names_the_key(pytester, monkeypat
     result = pytester.runpytest("--prsm-target=staging")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*targets.staging.vocabulary.priority: give {low*"])
+
+
+def test_a_missing_targets_file_is_a_usage_error(pytester):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--prsm-targets-file=nope.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--prsm-targets-file=nope.yaml*nope.yaml is not a file*"])
+
+
+def test_help_lists_only_targets_that_exist(pytester):
+    result = pytester.runpytest("--help")
+    text = " ".join(result.stdout.str().split())
+    assert "target: local (default), docker, or a name from the targets file" in text
+    assert "k8s" not in text

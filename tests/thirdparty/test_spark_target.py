@@ -40,7 +40,7 @@ def run_scenarios(defects: str, tmp_path: Path) -> tuple[dict, str]:
 
 def failures(summary: dict) -> dict[str, dict]:
     """nodeid -> {"class", "cause"} of every failed or errored test."""
-    return {t["nodeid"]: t["properties"]["failure"] for t in summary["tests"]
+    return {t["nodeid"]: t["failure"] for t in summary["tests"]
             if t["outcome"] in ("failed", "error")}
 
 
@@ -64,7 +64,7 @@ EXPECTED = {
         ("availability", "task_cancel (DELETE /api/tasks/{task_id}): expected HTTP 200 or 202 "
                          "or 204, got 500; body: Internal Server Error"),
     "scenarios/sla/test_health_stall.py::test_health_does_not_wait_for_other_requests":
-        ("SLA", "requests wait for memory_get (missing key): health p50"),
+        ("sla", "requests wait for memory_get (missing key): health p50"),
     "scenarios/integration/test_auth.py::test_tampered_token_is_401":
         ("security", "me (GET /api/auth/me): expected HTTP 401, got 200"),
     "scenarios/integration/test_auth.py::test_alg_none_token_is_401":
@@ -83,7 +83,7 @@ def test_five_defects_each_reported_with_its_class_and_nothing_else_fails(tmp_pa
         assert found[nodeid]["class"] == failure_class, found[nodeid]
         assert cause in found[nodeid]["cause"], found[nodeid]
         assert "\n" not in found[nodeid]["cause"]
-    assert "prsm failures: 1 contract, 1 availability, 1 SLA, 1 safety, 2 security" in output
+    assert "prsm failures: 1 contract, 1 availability, 1 sla, 1 safety, 2 security" in output
 
 
 @pytest.mark.parametrize("name", ["spark.py", "launch.py"])
