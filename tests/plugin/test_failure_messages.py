@@ -85,7 +85,6 @@ def test_failures_are_one_line_with_their_class(pytester, silent_server):
         "*[[]availability[]] generate (POST /api/llm/generate): expected HTTP 200, got 500; "
         "body: Internal Server Error",
         "*[[]contract[]] memory_get (HTTP 200): no field 'value' in {\"key\": \"k\"}",
-        "*prsm failures: 1 contract, 3 availability",
     ])
     assert "httpcore" not in result.stdout.str()  # library internals only with -vv
     verbose = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "one_timeout",
