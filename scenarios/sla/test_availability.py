@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from prsm_validate.client.api import ApiClient
+from prsm_validate.errors import PrsmFailure
 
 pytestmark = [pytest.mark.requires("restart", "consensus"),
               # the client records a 5xx, a timeout or a dropped connection as failed
@@ -67,6 +68,8 @@ class Prober:
             response = api.call("balance", headers={"Connection": "close"}, account=user)
         except httpx.HTTPError as exc:
             return type(exc).__name__
+        except PrsmFailure as exc:  # a contract finding counts as a failed probe, with its cause
+            return exc.one_line()
         return None if response.ok else f"HTTP {response.status}"
 
     def _count(self, failure: str | None) -> None:
