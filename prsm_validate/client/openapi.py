@@ -42,7 +42,7 @@ class Finding:
 
     def __str__(self) -> str:
         where = f" at {self.schema_path}" if self.schema_path else ""
-        return (f"contract: {self.operation} ({self.method} {self.path}) HTTP {self.status}: "
+        return (f"{self.operation} ({self.method} {self.path}) HTTP {self.status}: "
                 f"{self.problem}{where}; body: {self.body}")
 
     def to_json(self) -> dict[str, Any]:
