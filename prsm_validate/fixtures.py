@@ -71,9 +71,9 @@ def _read_contract(config: pytest.Config, deployment: Deployment, openapi_url: s
     if source.contract is not None:
         deployment.identity.update(openapi_title=source.contract.title,
                                    openapi_version=source.contract.version)
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"prsm: contract: {source.note}")
+    from prsm_validate.terminal import announce
+
+    announce(config, f"prsm: contract: {source.note}")
 
 
 def _announce_ready(config: pytest.Config, name: str, ready_s: float | None) -> None:

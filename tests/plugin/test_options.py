@@ -93,7 +93,7 @@ def test_seed_fixture_replays_the_given_seed(pytester):
 
 
 @pytest.mark.parametrize(("kind", "message"), [
-    ("directory", "*is a directory: pass the YAML file itself*"),
+    ("directory", "*targets-input is not a file*"),
     ("binary", "*is not a text file*"),
 ])
 def test_directory_or_binary_targets_file_is_a_usage_error(pytester, kind, message):
