@@ -47,6 +47,7 @@ def prsm_deployment(pytestconfig: pytest.Config) -> Iterator[Deployment]:
     except StartupError as exc:
         pytest.fail(f"target {target.name!r} did not start: {exc}", pytrace=False)
     session.ready_s = getattr(target, "ready_s", None)
+    _read_contract(pytestconfig, deployment, getattr(spec, "openapi_url", None))
     session.deployment_info = deployment.describe()
     session.record_deployment(getattr(pytestconfig, "workerinput", {}).get("workerid", "main"))
     pytestconfig.hook.pytest_prsm_deployment_ready(config=pytestconfig, deployment=deployment,
@@ -56,6 +57,23 @@ def prsm_deployment(pytestconfig: pytest.Config) -> Iterator[Deployment]:
         yield deployment
     finally:
         _release(pytestconfig, session, target, deployment)
+
+
+def _read_contract(config: pytest.Config, deployment: Deployment, openapi_url: str | None
+                   ) -> None:
+    """The target's own contract, read once per session (said once, in the output)."""
+    from prsm_validate.client.openapi import load_contract
+    from prsm_validate.client.profiles import profile
+
+    deployment.api_profile = deployment.api_profile or profile(deployment.profile)
+    source = load_contract(deployment.api_url, openapi_url)
+    deployment.contract, deployment.contract_note = source.contract, source.note
+    if source.contract is not None:
+        deployment.identity.update(openapi_title=source.contract.title,
+                                   openapi_version=source.contract.version)
+    from prsm_validate.terminal import announce
+
+    announce(config, f"prsm: contract: {source.note}")
 
 
 def _announce_ready(config: pytest.Config, name: str, ready_s: float | None) -> None:
@@ -119,8 +137,8 @@ def prsm_client(prsm_deployment: Deployment, prsm_history: History, prsm_metrics
     clients: list[ApiClient] = []
 
     def make(login: bool = False, timeout_s: float = 10.0) -> ApiClient:
-        client = ApiClient(prsm_deployment.api_url, prsm_deployment.profile, prsm_history,
-                           timeout_s, prsm_metrics)
+        client = ApiClient.for_deployment(prsm_deployment, prsm_history, timeout_s,
+                                          prsm_metrics)
         clients.append(client)
         if login:
             _login(client, prsm_deployment)
@@ -136,10 +154,16 @@ def prsm_client(prsm_deployment: Deployment, prsm_history: History, prsm_metrics
 def _login(client: ApiClient, deployment: Deployment) -> None:
     if deployment.credentials is None:
         pytest.skip(f"target {deployment.target!r} has no credentials configured")
+    from prsm_validate.errors import excerpt
+
     response = client.login(deployment.credentials)
     if not response.ok:
-        pytest.fail(f"login to {deployment.api_url} as {deployment.credentials.username} "
-                    f"failed: HTTP {response.status} {response.body}", pytrace=False)
+        from prsm_validate.client.api import UnexpectedStatus
+
+        raise UnexpectedStatus(f"login to {deployment.api_url} as "
+                               f"{deployment.credentials.username} failed: HTTP "
+                               f"{response.status}; body: {excerpt(response.body)}",
+                               "availability" if response.status >= 500 else "contract")
 
 
 @pytest.fixture

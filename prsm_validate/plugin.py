@@ -26,7 +26,8 @@ from prsm_validate.session import PrsmSession, XdistHooks
 from prsm_validate.settings import OPTIONS, read_settings
 
 # Feature plugins, registered with the main one (each may add options and fixtures).
-SUBPLUGINS: tuple[str, ...] = ("prsm_validate.sla.plugin", "prsm_validate.gates.plugin")
+SUBPLUGINS: tuple[str, ...] = ("prsm_validate.sla.plugin", "prsm_validate.gates.plugin",
+                               "prsm_validate.outcomes")
 
 MARKERS = {
     "integration": "integration scenario against the API",
@@ -42,7 +43,8 @@ MARKERS = {
     "destructive": "may harm the target (skipped on protected targets without both opt-ins)",
     "slow": "takes more than a few seconds",
     "gate(*milestones)": "criterion of the named milestone gates",
-    "requires(*capabilities)": "skip unless the target offers every named capability",
+    "requires(*capabilities)": "skip unless the target offers every named capability or "
+                               "profile feature",
 }
 
 

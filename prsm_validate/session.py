@@ -77,11 +77,18 @@ class PrsmSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """Skip, with the reason, what the target cannot or may not do."""
+        from prsm_validate.client.profiles import FEATURES, profile
+
         if _uses_prsm(item):  # marked before any fixture starts: a failed start is reported
             item.user_properties.append((USES_PRSM, True))
         spec = self.settings.spec
         needed = {c for m in item.iter_markers("requires") for c in m.args}
-        missing = sorted(needed - spec.capabilities)
+        api = spec.api_profile or profile(spec.profile)
+        lacking = sorted((needed & set(FEATURES)) - api.features)
+        if lacking:
+            pytest.skip(f"target {spec.name!r} (profile {api.name}) lacks feature "
+                        f"{', '.join(lacking)}: {FEATURES[lacking[0]]}")
+        missing = sorted(needed - set(FEATURES) - spec.capabilities)
         if missing:
             pytest.skip(f"target {spec.name!r} lacks capability {', '.join(missing)}")
         harmful = needed & FAULT_CAPABILITIES or any(

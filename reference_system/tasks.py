@@ -1,9 +1,14 @@
-"""Task queue (local, PostgreSQL-backed) with a small pool of asyncio workers.
+"""Task queue (PostgreSQL-backed), executed by workers: ``prsm-ref worker`` processes (the
+local and docker targets run two) or asyncio loops inside the API (``PRSM_REF_TASK_WORKERS``).
 
-Submission is durable before it is acknowledged. Workers claim the highest-priority, oldest
-queued task with ``FOR UPDATE SKIP LOCKED``. When a consensus cluster is configured, the API
-first orders the submission through it (the cluster's task queue fixes its position and
-assigned worker, the same on every replica) and stores that assignment with the task.
+Submission is durable before it is acknowledged. A worker claims the highest-priority, oldest
+queued task with ``FOR UPDATE SKIP LOCKED`` under a lease it renews while the task runs; a task
+whose lease ran out (its worker died) is claimed again by a surviving worker. Each claim counts
+an attempt, and only the holder of the current attempt can finish the task, so a task is never
+completed twice. The status names the worker and the attempts. When a consensus cluster is
+configured, the API first orders the submission through it (the cluster's task queue fixes its
+position and assigned worker, the same on every replica) and stores that assignment with the
+task.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -38,22 +45,56 @@ CREATE TABLE IF NOT EXISTS tasks (
     updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 ALTER TABLE tasks ADD COLUMN IF NOT EXISTS assignment jsonb;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS worker text;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS attempts int NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS lease_until timestamptz;
 CREATE INDEX IF NOT EXISTS tasks_queued ON tasks (priority DESC, created_at) WHERE status = 'queued'
 """
 FINAL = ("completed", "failed", "cancelled")
+LEASE_S = 2.0  # a running task whose worker stops renewing for this long is claimed again
+RENEW_S = 0.4
 Executor = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+CHANNEL = "prsm_tasks"
+
+
+async def listen_for_submissions(dsn: str, queue: TaskQueue) -> None:
+    """Wake ``queue``'s loops on every submission (``NOTIFY prsm_tasks``), reconnecting."""
+    import psycopg
+
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {CHANNEL}")
+                async for _ in conn.notifies():
+                    queue.wake()
+        except Exception as exc:  # database away: the loops still poll every 0.5 s
+            log.warning("task listener: %s", type(exc).__name__)
+            await asyncio.sleep(0.5)
+
+
+def default_worker_name() -> str:
+    """``host:pid``: unique per worker process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class TaskQueue:
     """Durable submissions, worker execution and cancellation."""
 
-    def __init__(self, pool: AsyncConnectionPool, execute: Executor, workers: int = 2) -> None:
+    def __init__(self, pool: AsyncConnectionPool, execute: Executor, workers: int = 2,
+                 name: str | None = None) -> None:
         self.pool = pool
         self.execute = execute
         self.workers = workers
+        self.name = name or default_worker_name()
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._loops: list[asyncio.Task[None]] = []
+
+    def wake(self) -> None:
+        """A task was submitted elsewhere: look for it now."""
+        self._wake.set()
 
     def start(self) -> None:
         """Start the worker loops."""
@@ -78,6 +119,7 @@ class TaskQueue:
                 "VALUES (%s, %s, %s, %s, %s, 'queued', %s)",
                 (task_id, owner, type_, Jsonb(payload), priority,
                  None if assignment is None else Jsonb(assignment)))
+            await conn.execute(f"NOTIFY {CHANNEL}")  # wakes the worker processes
         self._wake.set()
         return task_id
 
@@ -87,7 +129,8 @@ class TaskQueue:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 "SELECT id::text AS task_id, type, status, priority, payload, result, error, "
-                "assignment, created_at, updated_at FROM tasks WHERE id = %s AND owner = %s",
+                "assignment, worker, attempts, created_at, updated_at FROM tasks "
+                "WHERE id = %s AND owner = %s",
                 (task_id, owner))
             row = await cur.fetchone()
         if row is None:
@@ -130,45 +173,77 @@ class TaskQueue:
                 continue
             await self._run(*claimed)
 
-    async def _claim(self) -> tuple[str, str, dict[str, Any]] | None:
+    async def _claim(self) -> tuple[str, str, dict[str, Any], int] | None:
         try:
             async with self.pool.connection() as conn:
                 cur = await conn.execute(
-                    "UPDATE tasks SET status = 'running', updated_at = clock_timestamp() "
-                    "WHERE id = (SELECT id FROM tasks WHERE status = 'queued' "
+                    "UPDATE tasks SET status = 'running', worker = %s, attempts = attempts + 1, "
+                    "lease_until = clock_timestamp() + make_interval(secs => %s), "
+                    "updated_at = clock_timestamp() "
+                    "WHERE id = (SELECT id FROM tasks WHERE status = 'queued' OR (status = "
+                    "'running' AND lease_until < clock_timestamp()) "
                     "ORDER BY priority DESC, created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
-                    "RETURNING id::text, type, payload")
+                    "RETURNING id::text, type, payload, attempts", (self.name, LEASE_S))
                 row = await cur.fetchone()
         except Exception as exc:  # database down: back off, the API's health reports it
             log.warning("task claim failed: %s", type(exc).__name__)
             await asyncio.sleep(0.5)
             return None
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else (row[0], row[1], row[2], row[3])
 
-    async def _run(self, task_id: str, type_: str, payload: dict[str, Any]) -> None:
+    async def _run(self, task_id: str, type_: str, payload: dict[str, Any], attempt: int
+                   ) -> None:
         job = asyncio.create_task(self.execute(type_, payload))
         self._running[task_id] = job
+        renew = asyncio.create_task(self._renew(task_id, attempt, job))
         try:
             result = await job
-            await self._finish(task_id, "completed", result, None)
+            await self._finish(task_id, attempt, "completed", result, None)
         except asyncio.CancelledError:
             if not job.cancelled():
                 raise
         except Exception as exc:
-            await self._finish(task_id, "failed", None, f"{type(exc).__name__}: {exc}")
+            await self._finish(task_id, attempt, "failed", None, f"{type(exc).__name__}: {exc}")
         finally:
+            renew.cancel()
             self._running.pop(task_id, None)
 
-    async def _finish(self, task_id: str, status: str, result: Any, error: str | None) -> None:
+    async def _renew(self, task_id: str, attempt: int, job: asyncio.Task[Any]) -> None:
+        """Keep the lease while the task runs; stop the job when the task was cancelled or
+        taken over (its attempt is no longer ours)."""
+        while not job.done():
+            await asyncio.sleep(RENEW_S)
+            try:
+                async with self.pool.connection() as conn:
+                    cur = await conn.execute(
+                        "UPDATE tasks SET lease_until = clock_timestamp() + make_interval("
+                        "secs => %s) WHERE id = %s AND worker = %s AND attempts = %s "
+                        "AND status = 'running'", (LEASE_S, task_id, self.name, attempt))
+            except Exception as exc:  # keep running: the lease decides, not one failed renewal
+                log.warning("lease renewal failed: %s", type(exc).__name__)
+                continue
+            if cur.rowcount == 0:
+                job.cancel()
+                return
+
+    async def _finish(self, task_id: str, attempt: int, status: str, result: Any,
+                      error: str | None) -> None:
         async with self.pool.connection() as conn:
             await conn.execute(
-                "UPDATE tasks SET status = %s, result = %s, error = %s, "
-                "updated_at = clock_timestamp() WHERE id = %s AND status = 'running'",
-                (status, Jsonb(result), error, task_id))
+                "UPDATE tasks SET status = %s, result = %s, error = %s, lease_until = NULL, "
+                "updated_at = clock_timestamp() WHERE id = %s AND status = 'running' "
+                "AND worker = %s AND attempts = %s",
+                (status, Jsonb(result), error, task_id, self.name, attempt))
 
 
 async def execute_builtin(type_: str, payload: dict[str, Any]) -> Any:
-    """The built-in task types: echo, compute (sha256 rounds), sleep (bounded)."""
+    """The built-in task types: echo, compute (sha256 rounds), sleep (bounded), inference."""
+    if type_ == "inference":
+        from reference_system import llm
+
+        gen = llm.builtin_generate(str(payload.get("prompt", "")), "prsm-tiny",
+                                   int(payload.get("max_tokens", 32)), 0.0)
+        return {"response": gen.text, "model": gen.model}
     if type_ == "echo":
         return payload
     if type_ == "compute":

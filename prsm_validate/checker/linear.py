@@ -371,6 +371,10 @@ def check_linearizable(history: Iterable[Event] | Iterable[Op], model: str = "ca
                        figures, budget, started)
     figures["ops"] = len(ops)
     register = MODELS.get(model, CAS_REGISTER)
+    if not any(op.outcome == "ok" for op in ops):  # nothing completed: nothing was shown
+        return _finish(Verdict(f"linearizable:{model}", UNKNOWN,
+                               f"no completed operation among {len(ops)}: the workload did "
+                               "not run"), figures, budget, started)
     undecided: list[Hashable] = []
     for key, part in _partitions(ops, model).items():
         figures["keys"] += 1

@@ -60,7 +60,8 @@ def one_line(exc: BaseException | None, text: str) -> str:
     message = str(exc) if exc is not None else ""
     lines = [line.strip() for line in (message or text).splitlines() if line.strip()]
     first = lines[0] if lines else "no message"
-    if exc is not None and type(exc).__name__ not in ("AssertionError", "Failed"):
+    if exc is not None and type(exc).__name__ not in ("AssertionError", "Failed") and not (
+            hasattr(exc, "failure_class")):  # a harness finding's message is its cause
         first = f"{type(exc).__name__}: {first}"
     return first if len(first) <= MAX_CAUSE else first[: MAX_CAUSE - 3] + "..."
 

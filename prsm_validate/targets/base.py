@@ -76,6 +76,10 @@ class Deployment:
     services: dict[str, str] = field(default_factory=dict)  # e.g. edge, pipeline HTTP URLs
     control: ProcessControl | None = field(default=None, repr=False)
     token_signer: Callable[[dict[str, Any]], str] | None = field(default=None, repr=False)
+    api_profile: Any = field(default=None, repr=False)  # the Profile, with overrides applied
+    contract: Any = field(default=None, repr=False)  # the target's OpenAPI Contract, if any
+    contract_note: str | None = None  # where the contract came from, or why there is none
+    identity: dict[str, Any] = field(default_factory=dict)  # a remote target's own versions
 
     def has(self, *capabilities: str) -> bool:
         """True when the target offers every named capability."""
@@ -91,7 +95,8 @@ class Deployment:
             "nodes": [{"id": n.id, "url": n.url} for n in self.nodes],
             "postgres_dsn": self.postgres_dsn, "redis_url": self.redis_url,
             "nats_url": self.nats_url, "pids": dict(self.pids), "log_dir": self.log_dir,
-            "services": dict(self.services),
+            "services": dict(self.services), "contract": self.contract_note,
+            "identity": dict(self.identity),
         }
 
 

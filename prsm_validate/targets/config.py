@@ -10,6 +10,11 @@ targets:
     protected: true      # default for remote targets
     allow_chaos: false
     nodes: []            # optional node introspection URLs
+    openapi_url: /openapi.json   # default; its responses are checked against it
+    metrics_url: /metrics        # default; Prometheus text exposition
+    vocabulary: {task_status: {done: succeeded}, priority: {low: low, high: high}}
+    features: []                 # the profile's reference-only features this one has
+    control: {kind: docker, components: {api: staging-api-1}}   # faults (both opt-ins)
 ```
 
 Every mistake is a :class:`TargetConfigError` naming the file, the key and the fix; the plugin
@@ -31,7 +36,8 @@ from prsm_validate.targets import base
 BUILTIN = ("local", "docker", "k8s")
 PROFILES = ("reference", "prime-spark", "prsm-platform")
 REMOTE_CAPABILITIES: frozenset[str] = frozenset()
-_KEYS = {"kind", "api_url", "profile", "credentials", "protected", "allow_chaos", "nodes"}
+_KEYS = {"kind", "api_url", "profile", "credentials", "protected", "allow_chaos", "nodes",
+         "openapi_url", "metrics_url", "vocabulary", "features", "control", "ready_timeout_s"}
 
 
 class TargetConfigError(ValueError):
@@ -53,6 +59,11 @@ class TargetSpec:
     allow_chaos: bool = True
     nodes: tuple[str, ...] = field(default_factory=tuple)
     source: str | None = None
+    openapi_url: str | None = None
+    metrics_url: str | None = None
+    api_profile: Any = None  # the Profile with this entry's vocabulary and features
+    control: Any = None  # a ControlSpec (prsm_validate.targets.control)
+    ready_timeout_s: float = 30.0
 
     def credentials(self) -> base.Credentials:
         """Credentials read from the environment variables the file names."""
@@ -74,6 +85,9 @@ def default_targets_file(rootdir: Path) -> Path:
 def resolve_target(name: str, targets_file: Path | None, local_capabilities: frozenset[str]
                    ) -> TargetSpec:
     """The spec of target ``name``: a built-in kind or an entry of the targets file."""
+    exists = targets_file is not None and (targets_file.exists() or targets_file.is_symlink())
+    # Read even when a built-in target is chosen: a malformed file is always a usage error.
+    targets = load_targets_file(targets_file) if exists and targets_file else {}
     if name == "local":
         return TargetSpec("local", "local", local_capabilities)
     if name == "docker":
@@ -84,8 +98,6 @@ def resolve_target(name: str, targets_file: Path | None, local_capabilities: fro
         raise TargetConfigError(
             f"--prsm-target={name}: the {name} target is not available in this version; "
             "use --prsm-target=local or a remote target from the targets file")
-    exists = targets_file is not None and targets_file.exists()
-    targets = load_targets_file(targets_file) if exists and targets_file else {}
     if name not in targets:
         known = ", ".join([*BUILTIN[:1], *sorted(targets)])
         where = targets_file if exists else f"{targets_file} (file not found)"
@@ -99,8 +111,22 @@ def load_targets_file(path: Path) -> dict[str, TargetSpec]:
     if not path.exists():
         raise TargetConfigError(f"targets file {path} does not exist: "
                                 "create it or pass --prsm-targets-file")
+    if path.is_dir():
+        raise TargetConfigError(f"targets file {path} is a directory: pass the YAML file "
+                                "itself with --prsm-targets-file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TargetConfigError(f"targets file {path} is not a text file (not UTF-8): pass "
+                                "a YAML targets file") from None
+    except OSError as exc:
+        raise TargetConfigError(f"targets file {path} cannot be read ({exc.strerror}): fix "
+                                "its permissions or pass another file") from None
+    if "\x00" in text:
+        raise TargetConfigError(f"targets file {path} is a binary file: pass a YAML "
+                                "targets file")
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise TargetConfigError(f"{path}: not valid YAML ({exc}); fix the syntax") from None
     if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
@@ -123,15 +149,71 @@ def _spec(path: Path, name: str, entry: Any) -> TargetSpec:
     if kind != "remote":
         raise _fail(path, name, "kind", f"{kind!r} is not supported in a targets file; "
                     "use 'remote' (local/docker/k8s are built in)")
+    profile = _profile(path, name, entry.get("profile", "prime-spark"))
+    control = _control(path, name, entry.get("control"))
     return TargetSpec(
-        name=name, kind="remote", capabilities=REMOTE_CAPABILITIES,
-        api_url=_api_url(path, name, entry.get("api_url")),
-        profile=_profile(path, name, entry.get("profile", "prime-spark")),
+        name=name, kind="remote",
+        capabilities=REMOTE_CAPABILITIES | (control.capabilities if control else frozenset()),
+        api_url=_api_url(path, name, entry.get("api_url")), profile=profile,
         **_credential_envs(path, name, entry.get("credentials")),
         protected=_flag(path, name, entry, "protected", True),
         allow_chaos=_flag(path, name, entry, "allow_chaos", False),
         nodes=_nodes(path, name, entry.get("nodes", [])), source=str(path),
+        openapi_url=_url_or_path(path, name, entry, "openapi_url"),
+        metrics_url=_url_or_path(path, name, entry, "metrics_url"),
+        api_profile=_api_profile(path, name, profile, entry), control=control,
+        ready_timeout_s=_seconds(path, name, entry, "ready_timeout_s", 30.0),
     )
+
+
+def _url_or_path(path: Path, name: str, entry: dict[str, Any], key: str) -> str | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    parsed = urlparse(str(value))
+    if not isinstance(value, str) or not (value.startswith("/") or (
+            parsed.scheme in ("http", "https") and parsed.netloc)):
+        raise _fail(path, name, key, f"{value!r} is neither a path (/openapi.json) nor an "
+                    "http(s) URL")
+    return value
+
+
+def _seconds(path: Path, name: str, entry: dict[str, Any], key: str, default: float) -> float:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise _fail(path, name, key, f"{value!r} must be a positive number of seconds")
+    return float(value)
+
+
+def _api_profile(path: Path, name: str, profile: str, entry: dict[str, Any]) -> Any:
+    from prsm_validate.client.profiles import PROFILES as KNOWN
+    from prsm_validate.client.profiles import VocabularyError, override
+
+    vocabulary, features = entry.get("vocabulary"), entry.get("features")
+    if vocabulary is not None and not isinstance(vocabulary, dict):
+        raise _fail(path, name, "vocabulary", "must be a mapping (task_status, priority, "
+                    "error_body, task_types, health_ok, llm_model)")
+    if features is not None and (not isinstance(features, list) or not all(
+            isinstance(f, str) for f in features)):
+        raise _fail(path, name, "features", "must be a list of feature names")
+    try:
+        api = override(KNOWN[profile], vocabulary, features)
+    except VocabularyError as exc:
+        key, _, problem = str(exc).partition(": ")
+        raise _fail(path, name, key, problem) from None
+    return api.with_metrics_url(entry.get("metrics_url"))
+
+
+def _control(path: Path, name: str, control: Any) -> Any:
+    if control is None:
+        return None
+    from prsm_validate.targets.control import ControlConfigError, parse_control
+
+    try:
+        return parse_control(control)
+    except ControlConfigError as exc:
+        key, _, problem = str(exc).partition(": ")
+        raise _fail(path, name, key, problem) from None
 
 
 def _api_url(path: Path, name: str, url: Any) -> str:

@@ -93,6 +93,7 @@ class LocalOptions:
     edge_devices: int = 4
     edge_interval_ms: float = 250
     api_replicas: int = 1  # API processes besides "api", behind the gateway with it
+    task_workers: int = 2  # worker processes (worker-0...) running the API's tasks
     ready_timeout_s: float = READY_TIMEOUT_S
     keep: bool = False
 
@@ -142,7 +143,10 @@ class LocalTarget:
         assert self.root is not None
         (self.root / "logs").mkdir()
         (pg_port, redis_port, nats_port, nats_mon, api_port, edge_port, pipe_port,
-         faults_port, gateway_port, *replica_ports) = free_ports(9 + self.options.api_replicas)
+         faults_port, gateway_port, *more) = free_ports(
+            9 + self.options.api_replicas + self.options.task_workers)
+        replica_ports, worker_ports = more[:self.options.api_replicas], more[
+            self.options.api_replicas:]
         password = secrets.token_urlsafe(18)
         jwt_secret = secrets.token_urlsafe(48)
         dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
@@ -166,6 +170,8 @@ class LocalTarget:
         self._add_nats(nats_port, nats_mon)
         self._add_edge(edge_port, nats_url)
         self._add_pipeline(pipe_port, self._link("pipeline", "nats", nats_port), dsn)
+        for index, port in enumerate(worker_ports):
+            self._add_worker(f"worker-{index}", port, dsn)
         self._add_gateway(gateway_port, [api_port, *replica_ports])
         self._add_link_proxies()
         postgres.result()  # its copy failed: that error, not a missing component
@@ -302,6 +308,13 @@ class LocalTarget:
         url = f"http://127.0.0.1:{port}/health"
         self._register("pipeline", Component(proc, lambda: probes.http_ok(url)))
 
+    def _add_worker(self, name: str, port: int, dsn: str) -> None:
+        argv = [sys.executable, "-m", "reference_system.cli", "worker", "--postgres", dsn,
+                "--name", name, "--port", port]
+        proc = self._process(name, argv)
+        url = f"http://127.0.0.1:{port}/health"
+        self._register(name, Component(proc, lambda: probes.http_ok(url)))
+
     def _api_env(self, dsn: str, redis_url: str, nats_url: str, password: str,
                  jwt_secret: str, edge_url: str) -> dict[str, str]:
         from reference_system.passwords import hash_password
@@ -312,6 +325,8 @@ class LocalTarget:
             "PRSM_REF_USERS": json.dumps({USERNAME: hash_password(password)}),
             "PRSM_REF_L1_CAPACITY": str(self.options.l1_capacity),
             "PRSM_REF_EDGE_URL": edge_url,
+            # the worker processes run the tasks (failover by lease when one is killed)
+            "PRSM_REF_TASK_WORKERS": "0" if self.options.task_workers else "2",
         }
         if self.cluster is not None:
             env["PRSM_REF_CONSENSUS_CONFIG"] = str(self.cluster.files.config)

@@ -7,7 +7,6 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import psycopg
 from fastapi import FastAPI
@@ -15,7 +14,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from reference_system import llm, memory, tasks, telemetry
+from reference_system import memory, tasks, telemetry
 from reference_system.api import ftns
 from reference_system.api.errors import install_error_handlers
 from reference_system.api.health import Probes
@@ -76,7 +75,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = Redis.from_url(settings.redis_url, socket_timeout=settings.dependency_timeout_s * 5)
     app.state.pool, app.state.redis = pool, redis
     app.state.memory = memory.MemoryStore(memory.L1Cache(settings.l1_capacity), redis, pool)
-    app.state.tasks = tasks.TaskQueue(pool, _executor(app), settings.task_workers)
+    app.state.tasks = tasks.TaskQueue(pool, tasks.execute_builtin, settings.task_workers,
+                                      f"api:{settings.port}")
     app.state.router = EdgeRouter(settings.edge_url, settings.edge_probe_interval_s)
     app.state.ordering = await Ordering.open(settings)
     app.state.probes = Probes()
@@ -101,17 +101,6 @@ def _freeze_startup_heap() -> None:
     (the health p99 target is 10 ms)."""
     gc.collect()
     gc.freeze()
-
-
-def _executor(app: FastAPI) -> tasks.Executor:
-    async def execute(type_: str, payload: dict[str, Any]) -> Any:
-        if type_ == "inference":
-            gen = llm.builtin_generate(str(payload.get("prompt", "")), "prsm-tiny",
-                                       int(payload.get("max_tokens", 32)), 0.0)
-            return {"response": gen.text, "model": gen.model}
-        return await tasks.execute_builtin(type_, payload)
-
-    return execute
 
 
 def _export_tier_ratios(app: FastAPI) -> None:

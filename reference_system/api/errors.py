@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("prsm.api")
@@ -20,6 +21,30 @@ _CODES = {
     405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
     422: "validation_error", 429: "rate_limited", 503: "unavailable",
 }
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a message safe for clients, validation details."""
+
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response's body."""
+
+    error: ErrorDetail
+
+
+def declared(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can answer (all structured)."""
+    return {status: {"model": ErrorBody, "description": _CODES.get(status, "error")}
+            for status in statuses}
+
+
+# Any route may answer these: body over the limit, invalid input, rate limit.
+COMMON = (413, 422, 429)
 
 
 class ApiError(Exception):

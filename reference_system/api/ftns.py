@@ -14,10 +14,10 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 
 from reference_system.api.auth import User
-from reference_system.api.errors import ApiError
+from reference_system.api.errors import COMMON, ApiError, declared
 from reference_system.api.models import Strict
 
-router = APIRouter()
+router = APIRouter(responses=declared(*COMMON, 401))
 ACCOUNT = r"^[A-Za-z0-9_.:\-]+(/[A-Za-z0-9_.:\-]+)?$"
 
 
@@ -35,7 +35,7 @@ def owns(user: str, account: str) -> bool:
     return account == user or account.startswith(user + "/")
 
 
-@router.post("/api/v1/ftns/transfer")
+@router.post("/api/v1/ftns/transfer", responses=declared(403, 409))
 async def transfer(body: TransferRequest, user: User, request: Request) -> dict[str, Any]:
     """Move tokens; 409 when the source cannot pay, 403 when it is not the caller's."""
     source = body.source or user

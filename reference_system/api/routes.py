@@ -9,13 +9,13 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from reference_system import llm
 from reference_system.api import health as probes
 from reference_system.api.auth import User, authenticate, issue_token
-from reference_system.api.errors import ApiError
+from reference_system.api.errors import COMMON, ApiError, declared
 from reference_system.api.models import (
     Generate,
     Inference,
@@ -25,10 +25,11 @@ from reference_system.api.models import (
     TaskSubmit,
 )
 
-router = APIRouter()
+router = APIRouter(responses=declared(*COMMON))
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "a required component is down "
+                                                      "(the same body as 200)"}})
 async def health(request: Request) -> JSONResponse:
     """Per-component status; 503 when a required component is down."""
     state = request.app.state
@@ -52,13 +53,13 @@ async def health(request: Request) -> JSONResponse:
                          "components": components}, code)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     """Prometheus exposition of the API's registry."""
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/api/auth/login")
+@router.post("/api/auth/login", responses=declared(401))
 async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
     """Exchange username and password for a bearer token."""
     settings = request.app.state.settings
@@ -70,20 +71,20 @@ async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
     return {"access_token": token, "token_type": "bearer", "expires_in": settings.jwt_ttl_s}
 
 
-@router.get("/api/auth/me")
+@router.get("/api/auth/me", responses=declared(401))
 async def me(user: User, request: Request) -> dict[str, Any]:
     """The authenticated user."""
     return {"username": user, "issuer": request.app.state.settings.jwt_issuer}
 
 
-@router.post("/api/memory/set")
+@router.post("/api/memory/set", responses=declared(401))
 async def memory_set(body: MemorySet, user: User, request: Request) -> dict[str, Any]:
     """Store a value in all three tiers (durably first)."""
     await request.app.state.memory.set(body.key, body.value, body.ttl)
     return {"key": body.key, "stored": True, "ttl": body.ttl}
 
 
-@router.post("/api/memory/get")
+@router.post("/api/memory/get", responses=declared(401, 404))
 async def memory_get(body: MemoryKey, user: User, request: Request) -> dict[str, Any]:
     """Read a value through L1 -> L2 -> L3; the response names the serving tier."""
     found, value, tier = await request.app.state.memory.get(body.key)
@@ -92,7 +93,7 @@ async def memory_get(body: MemoryKey, user: User, request: Request) -> dict[str,
     return {"key": body.key, "value": value, "tier": tier}
 
 
-@router.delete("/api/memory/{key}")
+@router.delete("/api/memory/{key}", responses=declared(401, 404))
 async def memory_delete(key: str, user: User, request: Request) -> dict[str, Any]:
     """Delete a key from every tier."""
     if not await request.app.state.memory.delete(key):
@@ -100,7 +101,7 @@ async def memory_delete(key: str, user: User, request: Request) -> dict[str, Any
     return {"key": key, "deleted": True}
 
 
-@router.get("/api/memory/stats")
+@router.get("/api/memory/stats", responses=declared(401))
 async def memory_stats(user: User, request: Request) -> dict[str, Any]:
     """Hits, misses and hit ratio per tier, L1 size and capacity, durable item count."""
     memory = request.app.state.memory
@@ -110,7 +111,7 @@ async def memory_stats(user: User, request: Request) -> dict[str, Any]:
             "items": await memory.item_count()}
 
 
-@router.post("/api/tasks/submit")
+@router.post("/api/tasks/submit", responses=declared(401, 409))
 async def task_submit(body: TaskSubmit, user: User, request: Request) -> dict[str, Any]:
     """Queue a task (ordered through consensus when a cluster is configured); it is durable
     when this returns."""
@@ -131,7 +132,7 @@ async def _order_task(ordering: Any, task_id: str, body: TaskSubmit) -> dict[str
     return {"seq": task["seq"], "position": task["position"], "worker": task["worker"]}
 
 
-@router.get("/api/tasks/{task_id}")
+@router.get("/api/tasks/{task_id}", responses=declared(401, 404))
 async def task_status(task_id: str, user: User, request: Request) -> dict[str, Any]:
     """A task's status and result."""
     task = await request.app.state.tasks.get(user, _task_uuid(task_id))
@@ -140,7 +141,7 @@ async def task_status(task_id: str, user: User, request: Request) -> dict[str, A
     return task
 
 
-@router.delete("/api/tasks/{task_id}")
+@router.delete("/api/tasks/{task_id}", responses=declared(401, 404, 409))
 async def task_cancel(task_id: str, user: User, request: Request) -> dict[str, Any]:
     """Cancel a queued or running task; 409 if it already finished."""
     status = await request.app.state.tasks.cancel(user, _task_uuid(task_id))
@@ -151,7 +152,7 @@ async def task_cancel(task_id: str, user: User, request: Request) -> dict[str, A
     return {"task_id": task_id, "status": status}
 
 
-@router.post("/api/llm/generate")
+@router.post("/api/llm/generate", responses=declared(401))
 async def generate(body: Generate, user: User, request: Request) -> dict[str, Any]:
     """Generate text; identical repeated requests are served from the response cache."""
     started = time.perf_counter()
@@ -167,13 +168,13 @@ async def generate(body: Generate, user: User, request: Request) -> dict[str, An
     return llm.response_body(gen, started, False)
 
 
-@router.post("/api/inference")
+@router.post("/api/inference", responses=declared(401))
 async def inference(body: Inference, user: User, request: Request) -> dict[str, Any]:
     """Inference at the edge when healthy, else in the cloud; the answer says which."""
     return await request.app.state.router.infer(body.prompt, body.max_tokens)
 
 
-@router.get("/api/telemetry/{device}")
+@router.get("/api/telemetry/{device}", responses=declared(401, 404))
 async def telemetry_readings(device: str, user: User, request: Request,
                              limit: int = 100) -> dict[str, Any]:
     """The latest landed telemetry of ``device`` and how many readings have landed."""

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.security]
 
 ISSUER, AUDIENCE = "prsm-reference", "prsm-api"
 
@@ -26,14 +26,12 @@ def _b64(data: dict[str, object]) -> str:
 
 
 def test_login_then_me_names_the_user(prsm_api, prsm_deployment):
-    me = prsm_api.call("me")
-    assert me.status == 200, me.body
+    me = prsm_api.call("me").expect(200)
     assert me.body["username"] == prsm_deployment.credentials.username
 
 
 def test_login_answers_bearer_token_shape(prsm_client, prsm_deployment):
-    response = prsm_client().login(prsm_deployment.credentials)
-    assert response.status == 200
+    response = prsm_client().login(prsm_deployment.credentials).expect(200)
     assert response.body["token_type"].lower() == "bearer"
     assert response.body["expires_in"] > 0
     assert response.body["access_token"].count(".") == 2
@@ -42,33 +40,32 @@ def test_login_answers_bearer_token_shape(prsm_client, prsm_deployment):
 def test_wrong_password_is_401(prsm_client, prsm_deployment):
     response = prsm_client().call(
         "login", {"username": prsm_deployment.credentials.username, "password": "not-it"})
-    assert response.status == 401
+    response.expect(401)
     assert "access_token" not in json.dumps(response.body)
 
 
 def test_unknown_user_is_401(prsm_client):
-    response = prsm_client().call("login", {"username": "nobody-here", "password": "x"})
-    assert response.status == 401
+    prsm_client().call("login", {"username": "nobody-here", "password": "x"}).expect(401)
 
 
 def test_missing_token_is_401(prsm_client):
-    assert prsm_client().call("me").status == 401
+    prsm_client().call("me").expect(401)
 
 
 def test_garbage_token_is_401(prsm_client):
-    assert prsm_client().call("me", token="not.a.jwt").status == 401
+    prsm_client().call("me", token="not.a.jwt").expect(401)
 
 
 def test_tampered_token_is_401(prsm_api):
     header, _payload, signature = prsm_api.token.split(".")
     forged = _b64(_claims("someone-else"))
-    assert prsm_api.call("me", token=f"{header}.{forged}.{signature}").status == 401
+    prsm_api.call("me", token=f"{header}.{forged}.{signature}").expect(401)
 
 
 def test_alg_none_token_is_401(prsm_api, prsm_deployment):
     user = prsm_deployment.credentials.username
     unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(user))}."
-    assert prsm_api.call("me", token=unsigned).status == 401
+    prsm_api.call("me", token=unsigned).expect(401)
 
 
 def test_protected_endpoints_refuse_anonymous_calls(prsm_client):
@@ -77,7 +74,7 @@ def test_protected_endpoints_refuse_anonymous_calls(prsm_client):
              ("task_submit", {"type": "echo", "payload": {}}, {}),
              ("generate", {"prompt": "x"}, {})]
     for operation, body, path in calls:
-        assert client.call(operation, body, **path).status == 401, operation
+        client.call(operation, body, **path).expect(401)
 
 
 @pytest.mark.requires("token_signing")
@@ -90,6 +87,5 @@ def test_protected_endpoints_refuse_anonymous_calls(prsm_client):
 def test_correctly_signed_but_invalid_claims_are_401(prsm_api, prsm_deployment, defect):
     user = prsm_deployment.credentials.username
     valid = prsm_deployment.token_signer(_claims(user))
-    assert prsm_api.call("me", token=valid).status == 200  # the signer itself is right
-    response = prsm_api.call("me", token=prsm_deployment.token_signer(_claims(user, **defect)))
-    assert response.status == 401, f"{defect} accepted: {response.body}"
+    prsm_api.call("me", token=valid).expect(200)  # the signer itself is right
+    prsm_api.call("me", token=prsm_deployment.token_signer(_claims(user, **defect))).expect(401)

@@ -1,4 +1,5 @@
-"""LLM generation, including the response cache."""
+"""LLM generation (prime-spark contract: {response, model, location, latency_ms, cached}),
+including the response cache."""
 
 from __future__ import annotations
 
@@ -6,37 +7,53 @@ import uuid
 
 import pytest
 
+from prsm_validate.client.checks import error_body, llm_model
+from prsm_validate.errors import ContractViolation
+
 pytestmark = pytest.mark.integration
 
 SHAPE = {"response", "model", "location", "latency_ms", "cached"}
 
 
+def _generate(api, prompt: str, **options):
+    return api.call("generate", {"prompt": prompt, "model": llm_model(api), **options})
+
+
+def _shape(body) -> None:
+    missing = SHAPE - set(body)
+    if missing:
+        raise ContractViolation(f"generate: answer lacks {sorted(missing)}: {body}")
+
+
 def test_generate_answers_the_contract_shape(prsm_api):
-    body = {"prompt": f"hello {uuid.uuid4()}", "model": "prsm-tiny", "max_tokens": 16}
-    response = prsm_api.call("generate", body)
-    assert response.status == 200, response.body
-    assert set(response.body) >= SHAPE
-    assert response.body["response"] and response.body["cached"] is False
+    body = _generate(prsm_api, f"hello {uuid.uuid4()}", max_tokens=16).expect(200).body
+    _shape(body)
+    assert body["response"] and body["cached"] is False
 
 
 def test_identical_repeat_is_a_cache_hit_with_the_same_shape(prsm_api):
-    body = {"prompt": f"repeat {uuid.uuid4()}", "model": "prsm-tiny", "max_tokens": 16}
-    first = prsm_api.call("generate", body).body
-    second = prsm_api.call("generate", body).body
-    assert set(second) == set(first)
-    assert second["cached"] is True
+    prompt = f"repeat {uuid.uuid4()}"
+    first = _generate(prsm_api, prompt, max_tokens=16).expect(200).body
+    second = _generate(prsm_api, prompt, max_tokens=16).expect(200).body
+    _shape(second)
+    assert second["cached"] is True, second
     assert second["response"] == first["response"] and second["model"] == first["model"]
 
 
 def test_cache_can_be_bypassed(prsm_api):
-    body = {"prompt": f"nocache {uuid.uuid4()}", "model": "prsm-tiny", "use_cache": False}
-    prsm_api.call("generate", body)
-    assert prsm_api.call("generate", body).body["cached"] is False
+    prompt = f"nocache {uuid.uuid4()}"
+    _generate(prsm_api, prompt, use_cache=False).expect(200)
+    assert _generate(prsm_api, prompt, use_cache=False).expect(200).body["cached"] is False
 
 
+def test_generation_request_without_prompt_is_422(prsm_api):
+    response = prsm_api.call("generate", {"model": llm_model(prsm_api)}).expect(422)
+    error_body(response, prsm_api)
+
+
+@pytest.mark.requires("generation_limits")
 @pytest.mark.parametrize("bad", [{"prompt": ""}, {"prompt": "x", "max_tokens": 0},
-                                 {"prompt": "x", "temperature": 9}, {"model": "prsm-tiny"}])
-def test_invalid_generation_request_is_422(prsm_api, bad):
-    response = prsm_api.call("generate", bad)
-    assert response.status == 422
-    assert response.body["error"]["code"] == "validation_error"
+                                 {"prompt": "x", "temperature": 9}])
+def test_generation_outside_the_limits_is_422(prsm_api, bad):
+    response = prsm_api.call("generate", {"model": llm_model(prsm_api), **bad}).expect(422)
+    error_body(response, prsm_api)

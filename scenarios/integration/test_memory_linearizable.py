@@ -9,58 +9,66 @@ effect). An "unknown" verdict (search budget spent) fails too.
 from __future__ import annotations
 
 import random
-import threading
 import uuid
 
 import pytest
 
 from prsm_validate.checker import check_linearizable
-from prsm_validate.client.api import ApiClient
+from prsm_validate.client.api import ApiClient, Unavailable
+from prsm_validate.client.workload import ClientLog, run_clients
+from prsm_validate.errors import require_valid
 
 pytestmark = pytest.mark.integration
 
 CLIENTS, OPS_PER_CLIENT, KEYS = 6, 40, 3
+MIN_COMPLETED = CLIENTS * OPS_PER_CLIENT // 2  # fewer: the workload did not run
 
 
-def _client_ops(api: ApiClient, history, keys: list[str], seed: int) -> None:
+def _one(api: ApiClient, history, process: int, key: str, write: str | None) -> str:
+    """One write (``write`` = the value) or read; returns the completion kind."""
+    if write is not None:
+        with history.operation(process, "write", [key, write]) as op:
+            response = api.call("memory_set", {"key": key, "value": write})
+            return (op.ok() if response.ok else op.fail() if response.status < 500
+                    else op.info()).type
+    with history.operation(process, "read", [key, None]) as op:
+        response = api.call("memory_get", {"key": key})
+        if response.status in (200, 404):
+            return op.ok([key, response.body["value"] if response.ok else None]).type
+        return op.info().type
+
+
+def _client_ops(api: ApiClient, history, keys: list[str], seed: int, number: int,
+                log: ClientLog) -> None:
     rng = random.Random(seed)
     process = history.new_process()
     for n in range(OPS_PER_CLIENT):
         key = rng.choice(keys)
-        if rng.random() < 0.5:
-            value = f"{seed}-{n}"
-            with history.operation(process, "write", [key, value]) as op:
-                response = api.call("memory_set", {"key": key, "value": value})
-                op.ok() if response.ok else (op.fail() if response.status < 500 else op.info())
-        else:
-            with history.operation(process, "read", [key, None]) as op:
-                response = api.call("memory_get", {"key": key})
-                if response.status in (200, 404):
-                    op.ok([key, response.body.get("value") if response.ok else None])
-                else:
-                    op.info()
-        if history.events[-1].type == "info":
+        write = f"{seed}-{n}" if rng.random() < 0.5 else None
+        try:
+            kind, error = _one(api, history, process, key, write), None
+        except Unavailable as exc:  # recorded as info by the history
+            kind, error = "info", exc
+        log.outcome(number, kind, error)
+        if kind == "info":
             process = history.new_process()  # a crashed process is never reused
 
 
 def test_concurrent_reads_and_writes_are_linearizable(prsm_deployment, prsm_history,
                                                       prsm_seed, record_property):
     keys = [f"lin-{uuid.uuid4().hex[:8]}-{i}" for i in range(KEYS)]
-    clients = [ApiClient(prsm_deployment.api_url, prsm_deployment.profile) for _ in range(CLIENTS)]
+    clients = [ApiClient.for_deployment(prsm_deployment) for _ in range(CLIENTS)]
     try:
         for client in clients:
-            client.login(prsm_deployment.credentials)
-        threads = [threading.Thread(target=_client_ops,
-                                    args=(c, prsm_history, keys, prsm_seed * 100 + i))
-                   for i, c in enumerate(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+            client.login(prsm_deployment.credentials).expect()
+        log = run_clients(lambda n, log: _client_ops(clients[n], prsm_history, keys,
+                                                     prsm_seed * 100 + n, n, log), CLIENTS)
     finally:
         for client in clients:
             client.close()
+    record_property("completed", sum(log.completed))
+    log.require(MIN_COMPLETED)
     verdict = check_linearizable(prsm_history.events, model="kv", budget_seconds=20,
                                  fs={"read", "write"})
     record_property("linearizability", verdict.to_json())
-    assert verdict.valid is True, verdict.to_json()
+    require_valid(verdict)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from prsm_validate.client.api import ApiClient
+from prsm_validate.errors import PrsmFailure
 
 pytestmark = [pytest.mark.requires("restart", "consensus"),
               # the client records a 5xx, a timeout or a dropped connection as failed
@@ -50,8 +51,8 @@ class Prober:
         return self.ok + self.failed
 
     def _run(self) -> None:
-        api = ApiClient(self.url, self.deployment.profile, self.history, PROBE_TIMEOUT_S,
-                        self.metrics)
+        api = ApiClient.for_deployment(self.deployment, self.history, PROBE_TIMEOUT_S,
+                                       self.metrics, base_url=self.url)
         try:
             api.login(self.deployment.credentials)
             user = self.deployment.credentials.username
@@ -67,6 +68,8 @@ class Prober:
             response = api.call("balance", headers={"Connection": "close"}, account=user)
         except httpx.HTTPError as exc:
             return type(exc).__name__
+        except PrsmFailure as exc:  # a contract finding counts as a failed probe, with its cause
+            return exc.one_line()
         return None if response.ok else f"HTTP {response.status}"
 
     def _count(self, failure: str | None) -> None:

@@ -27,6 +27,7 @@ def _zipf_sampler(rng: random.Random, n: int, s: float):
     return lambda: order[rng.choices(range(n), weights=weights)[0]]
 
 
+@pytest.mark.requires("serving_tier")
 @pytest.mark.sla("cache_hit{tier:l1}", "rate>0.85")
 def test_zipf_hot_keys_hit_the_cache(prsm_api, prsm_metrics, prsm_seed, record_property):
     prefix = f"zipf-{uuid.uuid4().hex[:8]}"

@@ -98,4 +98,7 @@ def oracle(events: list[Event]) -> bool:
 @given(small_histories())
 def test_search_agrees_with_brute_force(events: list[Event]) -> None:
     verdict = check_linearizable(events, "cas-register")
+    if not any(e.type == "ok" for e in events):  # nothing completed: nothing to decide
+        assert verdict.valid == "unknown", verdict.reason
+        return
     assert verdict.valid is oracle(events), verdict.reason

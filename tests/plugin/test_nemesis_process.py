@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from tests.plugin.test_protected_target import recorder  # noqa: F401  (a fixture)
+
 pytestmark = pytest.mark.slow
 
 SCENARIOS = """
@@ -57,12 +59,20 @@ def test_faults_heal_after_failing_and_passing_scopes(pytester):
     assert all(f["ended"] is not None for f in faults), "every fault was healed"
 
 
-def test_fault_the_target_cannot_do_is_skipped_with_reason(pytester, monkeypatch):
-    pytester.makefile(".yaml", **{"prsm-targets": """
+@pytest.fixture
+def healthy_target(recorder: tuple[str, list[str]]) -> str:  # noqa: F811
+    """A stand-in remote target: a remote target must answer /health before it is used."""
+    return recorder[0]
+
+
+def test_fault_the_target_cannot_do_is_skipped_with_reason(pytester, monkeypatch,
+                                                           healthy_target):
+    url = healthy_target
+    pytester.makefile(".yaml", **{"prsm-targets": f"""
 targets:
   staging:
-    api_url: http://127.0.0.1:9
-    credentials: {username_env: T_USER, password_env: T_PASS}
+    api_url: {url}
+    credentials: {{username_env: T_USER, password_env: T_PASS}}
     protected: false
 """})
     monkeypatch.setenv("T_USER", "u")

@@ -92,6 +92,43 @@ def test_seed_fixture_replays_the_given_seed(pytester):
     pytester.runpytest("--prsm-seed=77").assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize(("kind", "message"), [
+    ("directory", "*targets-input is not a file*"),
+    ("binary", "*is not a text file*"),
+])
+def test_directory_or_binary_targets_file_is_a_usage_error(pytester, kind, message):
+    path = pytester.path / "targets-input"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest(f"--prsm-targets-file={path}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "INTERNALERROR" not in result.stderr.str() + result.stdout.str()
+
+
+def test_malformed_targets_file_is_a_usage_error_even_with_the_local_target(pytester):
+    pytester.makefile(".yaml", **{"prsm-targets": "targets:\n  staging: {api_url: nope}\n"})
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--prsm-target=local")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*prsm-targets.yaml*targets.staging.api_url*"])
+
+
+def test_bad_vocabulary_or_control_in_an_entry_names_the_key(pytester, monkeypatch):
+    monkeypatch.setenv("T_USER", "u")
+    monkeypatch.setenv("T_PASS", "p")
+    pytester.makefile(".yaml", **{"prsm-targets": TARGETS.format(
+        url="http://127.0.0.1:9", protected="true", allow_chaos="false")
+        + "    vocabulary: {priority: {low: 1}}\n"})
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--prsm-target=staging")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*targets.staging.vocabulary.priority: give {low*"])
+
+
 def test_a_missing_targets_file_is_a_usage_error(pytester):
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest("--prsm-targets-file=nope.yaml")

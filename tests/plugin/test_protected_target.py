@@ -37,6 +37,15 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         self.send_response(204)
         self.end_headers()
 
+    def do_GET(self) -> None:  # a remote target must answer /health (the first healthy answer)
+        healthy = self.path == "/health"
+        body = b'{"status": "ok"}' if healthy else b'{"detail": "not found"}'
+        self.send_response(200 if healthy else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, *args: object) -> None:
         pass
 
