@@ -106,6 +106,21 @@ class WorkloadRun:
                 process = self.history.new_process()
 
 
+def fund_accounts(api: ApiClient, history: History, payer: str, accounts: list[str],
+                  funding: int, tag: str) -> str | None:
+    """Transfer ``funding`` from ``payer`` to each account, recorded in ``history`` (so the
+    ledger checker sees the funding); returns why one failed, or None."""
+    for index, name in enumerate(accounts):
+        op = {"id": f"{tag}-fund-{index}", "from": payer, "to": name, "amount": funding}
+        with history.operation(history.new_process(), "transfer", op) as recorder:
+            response = api.call("transfer", op)
+            if not response.ok:
+                recorder.fail({**op, "status": response.status})
+                return f"funding {name} failed: HTTP {response.status} {response.body}"
+            recorder.ok(op)
+    return None
+
+
 def progress(run: WorkloadRun, more: int, timeout_s: float, what: str) -> float:
     """Wait until ``more`` further operations are acknowledged; returns the seconds it took
     (fails the test naming ``what`` if they are not)."""
