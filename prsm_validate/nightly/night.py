@@ -169,10 +169,11 @@ class Night:
                                                  self.options.trend_window,
                                                  self.options.drift_percent)
         night_summary.settle(data)
+        # Older nights beyond keep_runs go (after their trend lines were read for tonight).
+        data["retention_removed"] = trends.retain(self.store.root, self.options.keep_runs)
         self.store.write_json("summary.json", data)
         trends.append(self.store.root, night_summary.trend_entry(data))
         self._write_report(data, [*history, night_summary.trend_entry(data)])
-        data["retention_removed"] = trends.retain(self.store.root, self.options.keep_runs)
         return data
 
     def _write_report(self, data: dict[str, Any], trend: list[dict[str, Any]]) -> None:
