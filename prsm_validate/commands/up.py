@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     except StartupError as exc:
         print(f"prsm-validate up: {exc}", file=sys.stderr)
         return 1
+    control = None
     try:
         assert deployment.credentials is not None and target.root is not None
         info = deployment.describe()
@@ -55,11 +56,25 @@ def run(args: argparse.Namespace) -> int:
         # The password goes to a private file, never to the terminal.
         info["credentials_file"] = str(_write_credentials(
             target.root, deployment.credentials.username, deployment.credentials.password))
+        control = _start_control(deployment, target.root, info)
         _print(info, args.json)
         stop.wait()
     finally:
+        if control is not None:
+            control.stop()
         target.stop()
     return 0
+
+
+def _start_control(deployment: object, root: Path, info: dict[str, object]) -> object:
+    """Serve the Chaos Toolkit controller (probes, faults) and write its state file."""
+    from prsm_validate.chaostoolkit.controller import Controller
+    from prsm_validate.chaostoolkit.server import ControlServer
+
+    server = ControlServer(Controller(deployment)).start()  # type: ignore[arg-type]
+    info["control_url"] = server.url
+    info["up_state_file"] = str(server.write_state(root / "up.json"))
+    return server
 
 
 def _print(info: dict[str, object], as_json: bool) -> None:
@@ -68,7 +83,7 @@ def _print(info: dict[str, object], as_json: bool) -> None:
         return
     print(f"reference system ready in {info['ready_s']}s (Ctrl-C to stop)")
     for key in ("api_url", "postgres_dsn", "redis_url", "nats_url", "credentials_file",
-                "log_dir"):
+                "log_dir", "control_url"):
         print(f"  {key:17} {info[key]}")
     for node in info.get("nodes") or []:  # type: ignore[attr-defined]
         print(f"  {node['id']:17} {node['url']}/status")
@@ -77,4 +92,6 @@ def _print(info: dict[str, object], as_json: bool) -> None:
         for key, what in (("gateway", "load-balanced API"), ("fault_proxy", "Toxiproxy API")):
             if services.get(key):
                 print(f"  {key:17} {services[key]} ({what})")
-    print(f"  {'pids':17} {info['pids']}", flush=True)
+    print(f"  {'pids':17} {info['pids']}")
+    print(f"chaos experiments: export PRSM_UP={info['up_state_file']}; "
+          "chaos run scenarios/chaos/<experiment>.json", flush=True)
