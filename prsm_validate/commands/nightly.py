@@ -48,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="soak arrival rate in requests/s (default 20; 0 = no soak)")
     parser.add_argument("--sla", action="append", default=None, metavar="LINE",
                         help="soak threshold, k6 form, repeatable (default: error rate < 1%%, "
-                        "me p95 < 100 ms, memory get p99 < 250 ms)")
+                        "me p95 < 250 ms, memory get p99 < 500 ms, under chaos)")
     parser.add_argument("--no-shrink", action="store_true", help="do not shrink failures")
     parser.add_argument("--shrink-budget", default="10m",
                         help="at most this long per failing schedule (default 10m)")

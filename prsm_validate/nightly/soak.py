@@ -19,12 +19,13 @@ from prsm_validate.nightly.budget import Budget
 from prsm_validate.targets.base import Deployment
 
 # Judged while faults are in force (on the replicas, the pipeline and the edge, not on the API
-# these endpoints need): the seed targets for errors and API latency, and a memory bound five
-# times the steady-state one (p99 < 50 ms, scenarios/sla) for a machine busy with chaos.
+# these endpoints need) and on the machine that runs the chaos and the load generator: the
+# error-rate seed target as it is, latency bounds that catch a stall or a collapse, not the
+# steady-state targets (API p95 < 100 ms, memory p99 < 50 ms: scenarios/sla judges those).
 DEFAULT_THRESHOLDS = (
     "http_req_failed: rate<0.01",  # error rate < 1% (seed target)
-    "http_req_duration{name:me}: p(95)<100ms",  # API p95 < 100 ms (seed target)
-    "http_req_duration{name:memory_get}: p(99)<250ms",
+    "http_req_duration{name:me}: p(95)<250ms",
+    "http_req_duration{name:memory_get}: p(99)<500ms",
     "http_reqs: count>0",  # the soak ran
 )
 HOT_KEY = "nightly-soak-hot"
