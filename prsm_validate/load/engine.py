@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -102,12 +103,18 @@ class LoadPlan:
         return max(1, self.workers + self.remote_workers)
 
 
+class LoadCancelled(RuntimeError):
+    """The run's ``cancel`` event was set: its processes were killed, it has no result."""
+
+
 def run_load(base_url: str, endpoints: list[Endpoint],
-             announce: Callable[[str], None] | None = None, **settings: Any) -> LoadResult:
+             announce: Callable[[str], None] | None = None,
+             cancel: threading.Event | None = None, **settings: Any) -> LoadResult:
     """Run one bounded load (settings: the fields of :class:`LoadPlan`), return its results.
 
     With ``remote_workers``, ``announce`` (default: a line on stderr) is given the command that
-    joins a worker from another host, once the master listens."""
+    joins a worker from another host, once the master listens. Setting ``cancel`` (from
+    another thread) kills the run at once and raises :class:`LoadCancelled`."""
     plan = LoadPlan(**settings)
     if plan.model == "open" and total(plan.rate or 0, plan.schedule) > plan.max_requests:
         raise ValueError(f"the schedule sends more than max_requests={plan.max_requests}")
@@ -123,7 +130,7 @@ def run_load(base_url: str, endpoints: list[Endpoint],
                 f"load: master on {plan.master_bind or plan.master_host}:{port} waits "
                 f"{plan.worker_wait_s:g}s for {plan.remote_workers} remote worker(s); on each "
                 f"worker host run: {remote_worker_command(plan.master_host, port)}")
-        _wait(procs, plan, files)
+        _wait(procs, plan, files, cancel)
         if not files.output.exists() or "Traceback" in files.log_tail():
             raise RuntimeError("load run failed; Locust said:\n" + files.log_tail())
         return _result(json.loads(files.output.read_text()), plan, started)
@@ -225,7 +232,8 @@ def _start(plan: LoadPlan, base_url: str, port: int, files: _Files
     return procs
 
 
-def _wait(procs: list[subprocess.Popen[bytes]], plan: LoadPlan, files: _Files) -> None:
+def _wait(procs: list[subprocess.Popen[bytes]], plan: LoadPlan, files: _Files,
+          cancel: threading.Event | None = None) -> None:
     """Wait for the master (or lone process) while drawing progress; kill all at the limit."""
     limit = plan.run_s + STOP_TIMEOUT_S + GRACE_S + (plan.worker_wait_s if plan.workers or
                                                      plan.remote_workers else 0)
@@ -238,6 +246,8 @@ def _wait(procs: list[subprocess.Popen[bytes]], plan: LoadPlan, files: _Files) -
             if elapsed > limit:
                 raise TimeoutError(f"load run still going after {limit:.0f}s; killed it\n"
                                    + files.log_tail())
+            if cancel is not None and cancel.is_set():
+                raise LoadCancelled("load run cancelled; its processes were killed")
             progress.update(min(elapsed, plan.run_s), files.requests_so_far())
             time.sleep(0.25 if progress.enabled else 0.05)
         for worker in procs[1:]:

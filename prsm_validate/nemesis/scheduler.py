@@ -15,10 +15,14 @@ from typing import Any
 from prsm_validate.generator.schedule import PRIMARY, Fault, Schedule
 from prsm_validate.nemesis.core import ActiveFault, Nemesis
 
+PRIMARY_WAIT_S = 15.0  # an earlier fault may have left a view change under way
+
 
 def resolve_targets(nemesis: Nemesis, targets: tuple[str, ...]) -> tuple[str, ...]:
-    """Node names for a fault's targets: :data:`PRIMARY` becomes the primary of the moment."""
-    return tuple(nemesis.primary() if target == PRIMARY else target for target in targets)
+    """Node names for a fault's targets: :data:`PRIMARY` becomes the primary of the moment
+    (once f+1 replicas agree on one)."""
+    return tuple(nemesis.primary(PRIMARY_WAIT_S) if target == PRIMARY else target
+                 for target in targets)
 
 
 def apply_fault(nemesis: Nemesis, fault: Fault) -> list[ActiveFault]:

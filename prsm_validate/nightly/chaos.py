@@ -49,24 +49,37 @@ class ChaosStage:
     name = "chaos"
     share = 1.0
 
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome] = []
+        self.skipped: dict[str, str] = {}
+        self.sla: list[dict[str, Any]] = []
+        self.soak: Soak | None = None
+
     def run(self, night: Night) -> StageResult:
         """Rounds of one schedule per family (or the one ``--only`` names)."""
-        usable, skipped = self._families(night)
-        soak = Soak(night.deployment, night.budget, night.options.rate,
-                    night.options.thresholds, night_started_wall=night.started_wall,
-                    segment_s=min(60.0, max(15.0, night.budget.chaos_left() / 4)))
-        outcomes: list[Outcome] = []
+        usable, self.skipped = self._families(night)
+        self.soak = Soak(night.deployment, night.budget, night.options.rate,
+                         night.options.thresholds, night_started_wall=night.started_wall,
+                         segment_s=min(60.0, max(15.0, night.budget.chaos_left() / 4)))
         if night.options.rate > 0:
-            soak.start()
+            self.soak.start()
+        stopped = True
         try:
             if night.options.only:
-                outcomes.append(self._replay(night, usable))
+                self.outcomes.append(self._replay(night, usable))
             else:
-                self._rounds(night, usable, outcomes)
+                self._rounds(night, usable, self.outcomes)
+            stopped = False
         finally:
-            sla = soak.finish() if night.options.rate > 0 else []
-            night.soak = soak
-        return _result(outcomes, skipped, sla, soak if night.options.rate > 0 else None)
+            if night.options.rate > 0:  # an interrupted night drops the soak's last segment
+                self.sla = self.soak.finish(now=stopped)
+            night.soak = self.soak
+        return self.partial_result()
+
+    def partial_result(self) -> StageResult:
+        """What the stage found so far (also when the night was interrupted in it)."""
+        soak = self.soak if self.soak is not None and self.soak.thread.ident else None
+        return _result(self.outcomes, self.skipped, self.sla, soak)
 
     def _families(self, night: Night) -> tuple[list[Family], dict[str, str]]:
         usable, skipped = [], {}

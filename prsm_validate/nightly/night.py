@@ -144,6 +144,9 @@ class Night:
             try:
                 self.results.append(stage.run(self))
             except (BudgetExhausted, KeyboardInterrupt):
+                partial = getattr(stage, "partial_result", None)  # keep what it found so far
+                if partial is not None:
+                    self.results.append(partial())
                 raise
             except Exception as exc:
                 self.harness_errors.append(f"stage {stage.name}: {type(exc).__name__}: {exc}")

@@ -60,6 +60,7 @@ class Soak:
 
         self.store = MetricStore()
         self.stop = threading.Event()
+        self.cancel = threading.Event()
         self.thread = threading.Thread(target=self._main, daemon=True, name="nightly-soak")
 
     def start(self) -> Soak:
@@ -67,11 +68,14 @@ class Soak:
         self.thread.start()
         return self
 
-    def finish(self) -> list[dict[str, Any]]:
-        """Stop after the running segment (it ends with chaos) and judge the thresholds."""
+    def finish(self, now: bool = False) -> list[dict[str, Any]]:
+        """Stop after the running segment (it ends with chaos), or ``now`` (an interrupted
+        night: that segment is dropped), and judge the thresholds."""
         from prsm_validate.sla.evaluate import evaluate_lines
 
         self.stop.set()
+        if now:
+            self.cancel.set()
         self.thread.join(self.budget.cap(self.segment_s + 45))
         results = [r.to_json() for r in evaluate_lines(self.thresholds, self.store)]
         if self.errors:  # a segment that did not run leaves the soak undecided
@@ -86,6 +90,8 @@ class Soak:
             try:
                 self._segment(length)
             except Exception as exc:  # recorded; the soak goes on with the next segment
+                if self.cancel.is_set():
+                    return
                 self.errors.append(f"segment {self.segments + 1}: {type(exc).__name__}: "
                                    f"{str(exc).splitlines()[0] if str(exc) else ''}")
                 self.stop.wait(2.0)
@@ -97,7 +103,8 @@ class Soak:
         headers, endpoints = self._prepare()
         result = run_load(self.deployment.api_url, endpoints, model="open", rate=self.rate,
                           duration_s=max(1.0, round(length)), headers=headers, progress=False,
-                          max_requests=int(self.rate * length) + 10, timeout_s=5.0)
+                          max_requests=int(self.rate * length) + 10, timeout_s=5.0,
+                          cancel=self.cancel)
         result.record_into(self.store)
         self._fold(result)
 

@@ -46,7 +46,9 @@ class Stage(Protocol):
     share: float  # fraction of the chaos time left when the stage begins
 
     def run(self, night: Night) -> StageResult:
-        """Run within ``night.stage_over()``; never raise for a finding, return it."""
+        """Run within ``night.stage_over()``; never raise for a finding, return it. A stage
+        may also offer ``partial_result() -> StageResult``: what it found before the night
+        was interrupted in it (the hard deadline, Ctrl-C)."""
         ...
 
 

@@ -37,7 +37,7 @@ def build(night: Night, resources: dict[str, Any]) -> dict[str, Any]:
     classes = sorted({c for r in night.results for c in r.failure_classes})
     if night.harness_errors:
         classes.append("harness")
-    if night.interrupted and not night.results:
+    if night.interrupted:  # cut short: what did not run cannot pass
         classes.append("unknown")
     outcomes = [o for r in night.results for o in r.details.get("outcomes", [])]
     return {
