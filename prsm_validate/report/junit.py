@@ -1,43 +1,39 @@
-"""JUnit XML from the collected test outcomes (one testsuite per run)."""
+"""``junit.xml`` in the run folder, written by pytest's own junitxml plugin.
+
+pytest counts and describes every test it ran; the harness only points ``--junitxml`` at the
+run folder when the user gave none, adds the run's seed and target as suite properties, and
+copies a user-chosen file into the run folder so the run's evidence stays in one place.
+"""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import shutil
 from pathlib import Path
-from typing import Any
+
+import pytest
+from _pytest.junitxml import xml_key  # pytest's LogXML instance of this session
+
+USER_PATH = pytest.StashKey[Path | None]()
 
 
-def write_junit(path: Path, outcomes: list[dict[str, Any]], run_id: str,
-                properties: dict[str, str]) -> None:
-    """Write ``outcomes`` (as collected by the session) as a JUnit testsuite."""
-    suite = ET.Element("testsuite", name=f"prsm-validate {run_id}")
-    props = ET.SubElement(suite, "properties")
-    for name, value in properties.items():
-        ET.SubElement(props, "property", name=name, value=value)
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    total_time = 0.0
-    for outcome in outcomes:
-        _testcase(suite, outcome, counts)
-        total_time += outcome["duration_s"]
-    for key, value in counts.items():
-        suite.set(key, str(value))
-    suite.set("time", f"{total_time:.3f}")
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+def enable(config: pytest.Config, run_junit: Path) -> None:
+    """Before pytest's junitxml plugin configures: write into the run folder by default."""
+    given = config.option.xmlpath
+    config.stash[USER_PATH] = Path(given).resolve() if given else None
+    if not given:
+        config.option.xmlpath = str(run_junit)
 
 
-def _testcase(suite: ET.Element, outcome: dict[str, Any], counts: dict[str, int]) -> None:
-    module, _, name = outcome["nodeid"].rpartition("::")
-    case = ET.SubElement(suite, "testcase", classname=module.replace("/", ".").removesuffix(".py"),
-                         name=name or module, time=f"{outcome['duration_s']:.3f}")
-    kind = outcome["outcome"]
-    counts["tests"] += 1
-    if kind == "failed":
-        counts["failures"] += 1
-        ET.SubElement(case, "failure", message="failed").text = outcome.get("message", "")
-    elif kind == "error":
-        counts["errors"] += 1
-        ET.SubElement(case, "error", message=f"error in {outcome['when']}").text = outcome.get(
-            "message", "")
-    elif kind == "skipped":
-        counts["skipped"] += 1
-        ET.SubElement(case, "skipped", message=outcome.get("reason", ""))
+def add_properties(config: pytest.Config, properties: dict[str, str]) -> None:
+    """Suite-level properties (seed, target) on the JUnit report."""
+    log = config.stash.get(xml_key, None)
+    if log is not None:
+        for name, value in properties.items():
+            log.add_global_property(name, value)
+
+
+def finish(config: pytest.Config, run_junit: Path) -> None:
+    """Copy a junit.xml the user placed elsewhere into the run folder (written by now)."""
+    user = config.stash.get(USER_PATH, None)
+    if user is not None and user.exists() and user != run_junit.resolve():
+        shutil.copyfile(user, run_junit)

@@ -417,13 +417,6 @@ def _hs256_signer(secret: str) -> Callable[[dict[str, Any]], str]:
     return sign
 
 
-def keep_instructions(target: LocalTarget) -> str:
-    """How to reach and stop a system left running with ``--prsm-keep``."""
-    groups = " ".join(f"-{pid}" for pid in target.pids().values())
-    return (f"reference system left running (--prsm-keep); data in {target.root}\n"
-            f"stop it with: kill -TERM -- {groups} && rm -rf {target.root}")
-
-
 def detach_reaper(target: LocalTarget) -> None:
     """Let the system outlive the harness (``--prsm-keep``): the reaper exits without a sweep."""
     if target._reaper is not None:
