@@ -131,8 +131,12 @@ def summary(journal: dict[str, Any], run_id: str) -> dict[str, Any]:
         counts[test["outcome"]] = counts.get(test["outcome"], 0) + 1
     finished = max([_time(r.get("end")) for _, r in activities] + [_time(journal["start"])])
     ok = journal["status"] == "completed" and not journal.get("deviated")
+    reasons = [] if ok else [f"experiment {journal['status']}"
+                             + (", steady state deviated" if journal.get("deviated") else "")]
     return {"run_id": run_id, "started": _time(journal["start"]), "finished": finished,
             "exit_status": 0 if ok else 1, "seed": None,
+            "verdict": "PASS" if ok and counts.get("passed") and not counts.get("failed")
+            else "FAIL", "reasons": reasons,
             "target": {"name": "chaos run", "kind": "chaos-toolkit", "profile": ""},
             "deployments": [], "counts": counts, "tests": tests,
             "python": sys.version.split()[0], "argv": [f"(chaos run) {title}"],
@@ -143,10 +147,25 @@ def summary(journal: dict[str, Any], run_id: str) -> dict[str, Any]:
                       "description": experiment.get("description", "")}}
 
 
+def _write_junit(path: Path, data: dict[str, Any]) -> None:
+    """JUnit XML of the activities (one testcase each), for CI dashboards."""
+    import xml.etree.ElementTree as ET
+
+    tests = data["tests"]
+    suite = ET.Element("testsuite", name=f"chaos {data['chaos']['title']}",
+                       tests=str(len(tests)),
+                       failures=str(sum(t["outcome"] == "failed" for t in tests)))
+    for test in tests:
+        case = ET.SubElement(suite, "testcase", name=test["nodeid"],
+                             time=str(test["duration_s"]))
+        if test["outcome"] == "failed":
+            ET.SubElement(case, "failure", message=test["message"][:200]).text = test["message"]
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
 def convert(path: Path, root: Path) -> Path:
     """Write the run folder for the journal at ``path`` under ``root``; returns report.html."""
     from prsm_validate.report import html
-    from prsm_validate.report.junit import write_junit
 
     journal = load(path)
     store = RunStore(root, new_run_id()).create()
@@ -159,8 +178,7 @@ def convert(path: Path, root: Path) -> Path:
     store.write_json("summary.json", data)
     store.write_json("faults.json", [e for e in history if e["process"] == "nemesis"])
     store.write_json("chaos-journal.json", journal)
-    write_junit(store.junit_path, data["tests"], store.run_id, {"chaos.status": data["chaos"]
-                                                                ["status"]})
+    _write_junit(store.junit_path, data)
     page = html.render(store.path)
     (store.path / "report.html").write_text(page, encoding="utf-8")
     return store.path / "report.html"

@@ -15,9 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from prsm_validate.report import plots
-from prsm_validate.report.html import CSS
 
 PLOTTED_TRIALS = 6  # failing trials first, then the first of each family
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1f2328;max-width:1200px}
+h1{font-size:22px}h2{font-size:17px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+table{border-collapse:collapse;width:100%;margin:8px 0}td,th{border:1px solid #d0d7de;
+padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f6f8fa}
+.pass{color:#1a7f37;font-weight:600}.fail,.error{color:#cf222e;font-weight:600}
+.skipped,.unknown{color:#9a6700;font-weight:600}
+.verdict{font-size:20px;padding:8px 12px;border-radius:6px;display:inline-block}
+.v-pass{background:#dafbe1}.v-fail{background:#ffebe9}pre{white-space:pre-wrap;font-size:12px;
+max-height:260px;overflow:auto;background:#f6f8fa;padding:6px}svg{max-width:100%;height:auto}
+"""
 
 
 def _e(value: Any) -> str:
