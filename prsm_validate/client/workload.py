@@ -82,11 +82,23 @@ class WorkloadRun:
         api = ApiClient(self.deployment.api_url, self.deployment.profile,
                         timeout_s=self.timeout_s)
         try:
-            if self.deployment.credentials is not None:
-                api.login(self.deployment.credentials)
+            if self.deployment.credentials is not None and not self._login(api):
+                return
             self._loop(number, api, stream)
         finally:
             api.close()
+
+    def _login(self, api: ApiClient) -> bool:
+        """Log in, retrying while the API does not answer or answers 5xx (a fault may be in
+        force); a definite refusal is left for the operations to show."""
+        while not self.stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                if api.login(self.deployment.credentials).status < 500:  # type: ignore[arg-type]
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        return False
 
     def _loop(self, number: int, api: ApiClient, stream: Iterator[dict[str, Any]]) -> None:
         process = self.history.new_process()

@@ -1,8 +1,9 @@
 """The night's time budget: when chaos must stop, and a hard stop that cannot be missed.
 
-The run is planned to end its chaos ``reserve_s`` before the budget (healing, the last
-checks, the report and teardown fit in the reserve). Every wait inside the run is capped by
-:meth:`Budget.cap`; should anything still be running at the hard deadline, a SIGALRM raises
+The run is planned to end its chaos ``reserve_s`` before the budget; the last checks of the
+last trial may take 40 % of the reserve (every wait inside the run is capped by
+:meth:`Budget.cap` to end then), and the last half is for healing, the report and teardown.
+Should anything still be running when that half begins, a SIGALRM raises
 :class:`BudgetExhausted` in the main thread wherever it is (also inside a sleep or a socket
 read), which unwinds through the same heal-report-teardown path as any failure.
 """
@@ -48,9 +49,17 @@ class Budget:
         self.started = self.clock()
 
     @classmethod
-    def for_total(cls, total_s: float) -> Budget:
-        """A budget whose reserve is a tenth of it, between 20 s and 90 s."""
-        return cls(total_s, min(90.0, max(20.0, total_s / 10)))
+    def for_total(cls, total_s: float, since_process_start: bool = False) -> Budget:
+        """A budget whose reserve is an eighth of it, between 25 s and 120 s; counted from
+        when this process started (its interpreter start-up and imports are spent too), or
+        from now."""
+        budget = cls(total_s, min(120.0, max(25.0, total_s / 8)))
+        if since_process_start:
+            import psutil
+
+            spent = max(0.0, time.time() - psutil.Process().create_time())
+            budget.started -= spent
+        return budget
 
     @property
     def elapsed(self) -> float:
@@ -70,8 +79,8 @@ class Budget:
         return self.chaos_left() <= 0
 
     def cap(self, seconds: float, floor: float = 0.5) -> float:
-        """``seconds``, shortened so a wait ends before the hard deadline's reserve half."""
-        return max(floor, min(seconds, self.left() - self.reserve_s / 2))
+        """``seconds``, shortened so a wait ends 60 % of the reserve before the deadline."""
+        return max(floor, min(seconds, self.left() - self.reserve_s * 0.6))
 
     def arm(self) -> Callable[[], None]:
         """Start the hard-deadline alarm; returns the function that disarms it."""
@@ -79,8 +88,8 @@ class Budget:
             raise BudgetExhausted(f"budget of {self.total_s:g}s exhausted")
 
         previous = signal.signal(signal.SIGALRM, expired)
-        # The alarm leaves a quarter of the reserve to write the report and tear down.
-        signal.setitimer(signal.ITIMER_REAL, max(0.1, self.left() - self.reserve_s / 4))
+        # The alarm leaves half the reserve to heal, write the report and tear down.
+        signal.setitimer(signal.ITIMER_REAL, max(0.1, self.left() - self.reserve_s / 2))
 
         def disarm() -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -54,7 +54,7 @@ class Night:
     out: Any = field(default=sys.stderr, repr=False)
 
     def __post_init__(self) -> None:
-        self.budget = Budget.for_total(self.options.budget_s)
+        self.budget = Budget.for_total(self.options.budget_s, since_process_start=True)
         self.started_wall = time.time()
         self.store = RunStore(self.options.report_root, new_run_id()).create()
         self.deployment: Any = None

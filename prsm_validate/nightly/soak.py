@@ -29,6 +29,7 @@ DEFAULT_THRESHOLDS = (
     "http_reqs: count>0",  # the soak ran
 )
 HOT_KEY = "nightly-soak-hot"
+STARTUP_S = 5.0  # what a Locust segment takes to start on a busy machine
 
 
 @dataclass
@@ -77,6 +78,9 @@ class Soak:
         if now:
             self.cancel.set()
         self.thread.join(self.budget.cap(self.segment_s + 45))
+        if self.thread.is_alive():  # a segment still going past the cap: killed, dropped
+            self.cancel.set()
+            self.thread.join(10)
         results = [r.to_json() for r in evaluate_lines(self.thresholds, self.store)]
         if self.errors:  # a segment that did not run leaves the soak undecided
             results.append({"source": "sla", "name": "soak", "threshold": "every segment ran",
@@ -85,8 +89,9 @@ class Soak:
         return results
 
     def _main(self) -> None:
-        while not self.stop.is_set() and self.budget.chaos_left() >= 3:
-            length = min(self.segment_s, self.budget.chaos_left())
+        # A segment ends with chaos: its length leaves room for Locust's own start-up.
+        while not self.stop.is_set() and self.budget.chaos_left() >= STARTUP_S + 5:
+            length = min(self.segment_s, self.budget.chaos_left() - STARTUP_S)
             try:
                 self._segment(length)
             except Exception as exc:  # recorded; the soak goes on with the next segment
@@ -156,7 +161,7 @@ class Soak:
             series = self.store.matching("http_req_duration", (("name", name),))
             total = new_histogram()
             for trend in series:
-                total.add(trend.total)  # type: ignore[union-attr]
+                total.add(trend.total())  # type: ignore[union-attr]
             if total.get_total_count():
                 out[f"{name}_p95_ms"] = round(total.get_value_at_percentile(95) / 1000, 3)
                 out[f"{name}_p99_ms"] = round(total.get_value_at_percentile(99) / 1000, 3)

@@ -33,10 +33,10 @@ def test_the_budget_keeps_its_reserve_and_caps_waits():
     budget = Budget(100, 20, clock=lambda: now[0])
     now[0] = 10.0
     assert budget.chaos_left() == 70 and budget.left() == 90
-    assert budget.cap(1000) == 80  # a wait ends half the reserve before the deadline
+    assert budget.cap(1000) == 78  # a wait ends 60 % of the reserve before the deadline
     assert budget.cap(5) == 5 and not budget.chaos_over()
     now[0] = 85.0
-    assert budget.chaos_over() and budget.left() == 15 and budget.cap(60) == 5
+    assert budget.chaos_over() and budget.left() == 15 and budget.cap(60) == 3
 
 
 def test_the_hard_deadline_interrupts_a_blocking_wait():

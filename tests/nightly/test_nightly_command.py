@@ -13,7 +13,7 @@ import pytest
 from prsm_validate.nightly import summary, trends
 
 pytestmark = pytest.mark.slow
-BUDGET_S = 60
+BUDGET_S = 90  # the target's start takes 5-25 s on a busy machine
 OLD_RUN = "20200101-000000-abcd"
 
 
@@ -32,7 +32,7 @@ def test_a_one_minute_night_reports_and_stops_within_its_budget(tmp_path):
     data = json.loads((report / "latest" / "summary.json").read_text())
     assert done.returncode == data["exit_status"] == summary.EXIT[data["failure_class"]]
     assert data["summary_line"] in lines[0] and "report.html" in lines[0]
-    assert took < BUDGET_S + 15 and data["elapsed_s"] < BUDGET_S
+    assert took < BUDGET_S + 5 and data["elapsed_s"] < BUDGET_S
     assert data["outcomes"], done.stderr
     for outcome in data["outcomes"]:
         assert "--seed 5 --only " + outcome["name"] in outcome["replay"]
