@@ -78,7 +78,6 @@ def _options(args: argparse.Namespace):  # -> NightOptions | str (the usage erro
     from prsm_validate.nightly.families import FAMILIES
     from prsm_validate.nightly.night import NightOptions
     from prsm_validate.nightly.soak import DEFAULT_THRESHOLDS
-    from prsm_validate.sla.thresholds import ThresholdSyntaxError, parse_line
 
     try:
         budget_s = parse_duration(args.budget)
@@ -96,20 +95,13 @@ def _options(args: argparse.Namespace):  # -> NightOptions | str (the usage erro
     if args.only and (args.only.partition("#")[0] not in FAMILIES
                       or not args.only.partition("#")[2].isdigit()):
         return f"--only {args.only}: give FAMILY#K, e.g. consensus#3"
-    faults = None
-    if args.faults is not None:
-        if not args.only:
-            return "--faults needs --only FAMILY#K"
-        text = args.faults.strip()
-        if text != "none" and not all(p.strip().isdigit() for p in text.split(",")):
-            return f"--faults {args.faults}: give fault indices such as 2,5 (or none)"
-        faults = () if text == "none" else tuple(int(p) for p in text.split(","))
+    faults = _faults(args)
+    if isinstance(faults, str):
+        return faults
     thresholds = tuple(args.sla) if args.sla else DEFAULT_THRESHOLDS
-    try:
-        for line in thresholds:
-            parse_line(line)
-    except ThresholdSyntaxError as exc:
-        return f"--sla: {str(exc).splitlines()[0]}"
+    problem = _threshold_problem(thresholds)
+    if problem:
+        return problem
     if args.keep_runs < 1 or args.nodes < 4 or args.rate < 0:
         return "--keep-runs must be >= 1, --nodes >= 4 and --rate >= 0"
     seed = random.randrange(2**31) if args.seed == "auto" else int(args.seed)
@@ -120,6 +112,31 @@ def _options(args: argparse.Namespace):  # -> NightOptions | str (the usage erro
         thresholds=thresholds, shrink=not args.no_shrink, shrink_budget_s=shrink_s,
         drift_percent=args.drift_percent, trend_window=args.trend_window,
         allow_destructive=args.allow_destructive, seed_was_auto=args.seed == "auto")
+
+
+def _faults(args: argparse.Namespace) -> tuple[int, ...] | str | None:
+    """``--faults`` as indices (None: all faults), or the usage error."""
+    if args.faults is None:
+        return None
+    if not args.only:
+        return "--faults needs --only FAMILY#K"
+    text = args.faults.strip()
+    if text == "none":
+        return ()
+    if not all(p.strip().isdigit() for p in text.split(",")):
+        return f"--faults {args.faults}: give fault indices such as 2,5 (or none)"
+    return tuple(int(p) for p in text.split(","))
+
+
+def _threshold_problem(lines: tuple[str, ...]) -> str | None:
+    from prsm_validate.sla.thresholds import ThresholdSyntaxError, parse_line
+
+    try:
+        for line in lines:
+            parse_line(line)
+    except ThresholdSyntaxError as exc:
+        return f"--sla: {str(exc).splitlines()[0]}"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:

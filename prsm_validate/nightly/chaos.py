@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from prsm_validate.checker.verdict import Verdict
 from prsm_validate.generator.schedule import Schedule, generate
 from prsm_validate.generator.shrink import shrink_schedule, sub_schedule
 from prsm_validate.history import History
@@ -169,9 +170,7 @@ def _checks(family: Family, trial: Trial) -> list[Check]:
                                               f"{type(exc).__name__}: {exc}"))]
 
 
-def _verdict(checker: str, valid: Any, reason: str) -> Any:
-    from prsm_validate.checker.verdict import Verdict
-
+def _verdict(checker: str, valid: Any, reason: str) -> Verdict:
     return Verdict(checker, valid, reason)
 
 
