@@ -137,8 +137,9 @@ def _soak(data: dict[str, Any], windows: list[plots.FaultWindow]) -> str:
     points = chaos["details"].get("soak_points", [])
     samples = [plots.Sample(p["at_s"], p["p99_ms"], "soak", "fail" if p["failures"] else "ok")
                for p in points]
-    throughput = [plots.Sample(p["at_s"], 0, "soak", "ok") for p in points
-                  for _ in range(p["requests"])] if len(points) < 4000 else []
+    # Each second's requests spread over that second, so buckets count them where they were.
+    throughput = [plots.Sample(p["at_s"] + k / p["requests"], 0, "soak", "ok")
+                  for p in points for k in range(p["requests"])]
     return ("<h2>Load soak (fixed arrival rate, during the chaos)</h2>"
             + _table(["metric", "threshold", "measured", "window", "verdict"], rows)
             + "<p>p99 latency of each second (ms), every fault window shaded:</p>"
