@@ -250,6 +250,9 @@ def _figures(outcomes: list[Outcome], soak: Soak | None) -> dict[str, float]:
         if values:
             figures[f"{family}_max_resume_s"] = max(values)
     if soak is not None:
-        figures.update({f"soak_{k}": v for k, v in soak.figures().items()
-                        if isinstance(v, int | float) and k not in ("segments", "rate")})
+        try:
+            figures.update({f"soak_{k}": v for k, v in soak.figures().items()
+                            if isinstance(v, int | float) and k not in ("segments", "rate")})
+        except Exception as exc:  # the schedules' outcomes must not be lost with the figures
+            soak.errors.append(f"soak figures: {type(exc).__name__}: {exc}")
     return figures

@@ -144,13 +144,26 @@ class Night:
             try:
                 self.results.append(stage.run(self))
             except (BudgetExhausted, KeyboardInterrupt):
-                partial = getattr(stage, "partial_result", None)  # keep what it found so far
-                if partial is not None:
-                    self.results.append(partial())
+                self.results.append(self._partial(stage, None))
                 raise
             except Exception as exc:
                 self.harness_errors.append(f"stage {stage.name}: {type(exc).__name__}: {exc}")
-                self.results.append(StageResult(stage.name, "unknown", str(exc), ["harness"]))
+                self.results.append(self._partial(stage, exc))
+
+    def _partial(self, stage: Stage, error: Exception | None) -> StageResult:
+        """What a stage found before it was cut short (its ``partial_result``, if any)."""
+        result = None
+        partial = getattr(stage, "partial_result", None)
+        if partial is not None:
+            try:
+                result = partial()
+            except Exception as exc:  # the harness error is already recorded
+                self.harness_errors.append(f"stage {stage.name} partial result: {exc}")
+        if result is None:
+            result = StageResult(stage.name, "unknown", str(error or "interrupted"))
+        if error is not None:
+            result.failure_classes = sorted({*result.failure_classes, "harness"})
+        return result
 
     def _teardown(self, target: Any) -> None:
         if self.active_nemesis is not None:  # interrupted inside a trial

