@@ -194,10 +194,13 @@ def _resources(data: dict[str, Any]) -> str:
     res = data.get("resources", {})
     if not res:
         return ""
+    series = [plots.Sample(t, mb, "rss", "ok") for t, mb in res.get("rss_series", [])]
     return (f"<h2>Memory</h2><p>harness peak RSS {res.get('harness_peak_rss_mb')} MB, slope "
             f"{res.get('harness_rss_mb_per_hour')} MB/hour over {res.get('rss_span_s')} s "
-            f"({res.get('rss_samples')} samples); whole process tree peak "
-            f"{res.get('tree_peak_rss_mb')} MB.</p>")
+            f"({res.get('rss_samples')} samples, fitted after the warm-up); whole process "
+            f"tree peak {res.get('tree_peak_rss_mb')} MB.</p>"
+            + ("<p>harness RSS (MB) over the night:</p>" + plots.latency_plot(series, [])
+               if len(series) > 2 else ""))
 
 
 def _environment(data: dict[str, Any]) -> str:

@@ -69,7 +69,8 @@ class RssSampler:
                 "harness_rss_mb_per_hour": slope_per_hour(harness),
                 "tree_peak_rss_mb": round(max(tree for _, _, tree in self.samples), 1),
                 "rss_samples": len(self.samples),
-                "rss_span_s": round(self.samples[-1][0], 1)}
+                "rss_span_s": round(self.samples[-1][0], 1),
+                "rss_series": [[round(t, 1), round(own, 1)] for t, own, _ in self.samples]}
 
 
 def slope_per_hour(points: list[tuple[float, float]]) -> float | None:

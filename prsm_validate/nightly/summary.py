@@ -53,7 +53,8 @@ def build(night: Night, resources: dict[str, Any]) -> dict[str, Any]:
         "failure_classes": sorted(set(classes)), "stages": stages, "outcomes": outcomes,
         "scenarios": {k: v for r in night.results for k, v in r.scenarios.items()},
         "figures": {**{k: v for r in night.results for k, v in r.figures.items()},
-                    **{k: v for k, v in resources.items() if k != "rss_samples"}},
+                    **{k: v for k, v in resources.items()
+                       if isinstance(v, int | float) and k != "rss_samples"}},
         "resources": resources, "harness_errors": night.harness_errors,
         "interrupted": night.interrupted,
         "replay": f"prsm-validate nightly --target {night.options.target} "
