@@ -20,6 +20,7 @@ from prsm_validate.generator.shrink import shrink_schedule, sub_schedule
 from prsm_validate.history import History
 from prsm_validate.nemesis.core import Nemesis
 from prsm_validate.nightly.families import FAMILIES, Family, missing
+from prsm_validate.nightly.resources import release_free_memory
 from prsm_validate.nightly.soak import Soak
 from prsm_validate.nightly.stages import StageResult
 from prsm_validate.nightly.trial import UNKNOWN_CLASS, Check, Outcome, Trial, judge
@@ -148,6 +149,7 @@ def run_trial(night: Night, family: Family, schedule: Schedule, name: str, seed:
     errors = nemesis.heal_all()
     night.active_nemesis = None
     history.close()
+    release_free_memory()
     checks += [Check(UNKNOWN_CLASS, _verdict("heal", "unknown", e)) for e in errors]
     verdict, failure_class, reason = judge(checks)
     if trial.faults_applied < len(schedule.faults):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prsm_validate.nightly.budget import Budget
+from prsm_validate.nightly.resources import release_free_memory
 from prsm_validate.targets.base import Deployment
 
 # Judged while faults are in force (on the replicas, the pipeline and the edge, not on the API
@@ -112,6 +113,8 @@ class Soak:
                           cancel=self.cancel)
         result.record_into(self.store)
         self._fold(result)
+        del result
+        release_free_memory()
 
     def _prepare(self) -> tuple[dict[str, str], list[Any]]:
         """A fresh token and the endpoints the target's profile has (the hot key is set)."""
