@@ -114,3 +114,16 @@ def test_a_state_file_that_is_not_ups_is_named(tmp_path):
     bad.write_text("{}")
     with pytest.raises(ControlError, match="not a prsm-validate up state file"):
         RemoteController(bad)
+
+
+def test_the_provider_names_what_is_missing_when_no_system_is_named(monkeypatch):
+    import prsm_validate.chaostoolkit as provider
+
+    monkeypatch.delenv("PRSM_UP", raising=False)
+    monkeypatch.delenv("PRSM_TARGET", raising=False)
+    with pytest.raises(ControlError, match="set configuration prsm_up"):
+        provider.health()
+    with pytest.raises(ControlError, match="start it with prsm-validate up"):
+        provider.health(configuration={"prsm_target": "local"})
+    with pytest.raises(ControlError, match="nowhere"):
+        provider.kill("node-1", configuration={"prsm_target": "nowhere"})
