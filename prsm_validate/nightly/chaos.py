@@ -195,16 +195,32 @@ def shrink(night: Night, family: Family, schedule: Schedule, failed: Outcome
             return outcome.failure_class == failed.failure_class
         return None if outcome.verdict == "unknown" else False
 
+    started = night.budget.elapsed
+    # First the schedule with no fault at all: if that fails too, the system stayed broken
+    # after the original run and no subset can tell anything more.
+    if fails(sub_schedule(schedule, [])) is True:
+        night.say(f"{failed.name}: fails with no fault at all: the system did not recover "
+                  "from the original schedule; not shrunk further")
+        return _shrunk(night, failed, schedule, sub_schedule(schedule, []), (), attempts,
+                       night.budget.elapsed - started, True, [], persists=True)
     budget_s = min(night.options.shrink_budget_s, night.stage_left())
     minimal, result = shrink_schedule(schedule, fails, budget_s)
-    replay = night.replay_command(failed.name, result.indices, shrink=False)
+    return _shrunk(night, failed, schedule, minimal, result.indices, attempts,
+                   night.budget.elapsed - started, result.complete, result.trace)
+
+
+def _shrunk(night: Night, failed: Outcome, schedule: Schedule, minimal: Schedule,
+            indices: tuple[int, ...], tests: int, elapsed_s: float, complete: bool,
+            trace: list[dict[str, Any]], persists: bool = False) -> dict[str, Any]:
+    """The report's account of a shrink, announced on stderr."""
+    replay = night.replay_command(failed.name, indices, shrink=False)
     night.say(f"{failed.name}: shrunk {len(schedule.faults)} -> {len(minimal.faults)} faults "
-              f"in {result.tests} tries ({result.elapsed_s:.0f}s"
-              f"{'' if result.complete else ', budget ran out'}); replay: {replay}")
+              f"in {tests} tries ({elapsed_s:.0f}s{'' if complete else ', budget ran out'})"
+              f"; replay: {replay}")
     return {"original": schedule.describe(), "minimal": minimal.describe(),
-            "indices": list(result.indices), "tests": result.tests,
-            "elapsed_s": round(result.elapsed_s, 1), "complete": result.complete,
-            "replay": replay, "minimal_schedule": minimal.to_json(), "trace": result.trace}
+            "indices": list(indices), "tests": tests, "elapsed_s": round(elapsed_s, 1),
+            "complete": complete, "persists_without_faults": persists, "replay": replay,
+            "minimal_schedule": minimal.to_json(), "trace": trace}
 
 
 def _result(outcomes: list[Outcome], skipped: dict[str, str], sla: list[dict[str, Any]],

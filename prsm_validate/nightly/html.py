@@ -102,6 +102,8 @@ def _shrinks(outcomes: list[dict[str, Any]]) -> str:
         if not shrink:
             continue
         state = "1-minimal" if shrink["complete"] else "budget ran out first"
+        if shrink.get("persists_without_faults"):
+            state = "fails with no fault at all: the system stayed broken after the original"
         parts.append(
             f"<h3>{_e(o['name'])}: {len(shrink['original'])} faults -> "
             f"{len(shrink['minimal'])} ({shrink['tests']} re-runs, {shrink['elapsed_s']}s, "
