@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 EXIT = {"pass": 0, "safety": 1, "usage": 2, "availability": 3, "harness": 4, "unknown": 5,
         "sla": 6, "regression": 7}
+RESOURCE_FIGURES = ("harness_peak_rss_mb", "harness_rss_mb_per_hour", "tree_peak_rss_mb")
 PRECEDENCE = ("harness", "safety", "availability", "sla", "unknown", "regression")
 
 
@@ -53,8 +54,7 @@ def build(night: Night, resources: dict[str, Any]) -> dict[str, Any]:
         "failure_classes": sorted(set(classes)), "stages": stages, "outcomes": outcomes,
         "scenarios": {k: v for r in night.results for k, v in r.scenarios.items()},
         "figures": {**{k: v for r in night.results for k, v in r.figures.items()},
-                    **{k: v for k, v in resources.items()
-                       if isinstance(v, int | float) and k != "rss_samples"}},
+                    **{k: v for k, v in resources.items() if k in RESOURCE_FIGURES}},
         "resources": resources, "harness_errors": night.harness_errors,
         "interrupted": night.interrupted,
         "replay": f"prsm-validate nightly --target {night.options.target} "
