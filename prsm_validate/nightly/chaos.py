@@ -62,7 +62,7 @@ class ChaosStage:
         usable, self.skipped = self._families(night)
         self.soak = Soak(night.deployment, night.budget, night.options.rate,
                          night.options.thresholds, night_started_wall=night.started_wall,
-                         segment_s=min(60.0, max(15.0, night.budget.chaos_left() / 4)))
+                         segment_s=min(120.0, max(15.0, night.budget.chaos_left() / 4)))
         if night.options.rate > 0:
             self.soak.start()
         stopped = True

@@ -1,7 +1,9 @@
 """The load soak: a fixed arrival rate against the API for the whole chaos phase, judged by
 SLA thresholds (k6 syntax, :mod:`prsm_validate.sla`).
 
-Load runs in consecutive segments of the open-model engine (Locust in its own processes); each
+Load runs in consecutive segments of the open-model engine (Locust in its own processes, up to
+two minutes each, so no run holds a night of per-second histograms; between two segments the
+API gets no soak load for the few seconds Locust takes to start); each
 segment logs in afresh (tokens expire on long nights) and is folded into one
 :class:`~prsm_validate.sla.store.MetricStore` for the night (per-second histograms, packed as
 they age, so memory stays small over hours) and into a per-second series for the plot. The
