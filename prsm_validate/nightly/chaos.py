@@ -8,6 +8,7 @@ whatever the budget; ``--faults 2,5`` replays a subset (what the shrinker found)
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -181,8 +182,15 @@ def shrink(night: Night, family: Family, schedule: Schedule, failed: Outcome
     """Delta debugging over the failing schedule's faults, within the shrink budget: a
     candidate fails when it fails with the same failure class."""
     attempts = 0
+    seen: dict[str, bool | None] = {}  # the no-fault check and ddmin may ask the same
 
     def fails(candidate: Schedule) -> bool | None:
+        key = json.dumps(candidate.to_json()["faults"], sort_keys=True)
+        if key not in seen:
+            seen[key] = run_candidate(candidate)
+        return seen[key]
+
+    def run_candidate(candidate: Schedule) -> bool | None:
         nonlocal attempts
         if night.stage_over():
             return None
