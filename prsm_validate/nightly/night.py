@@ -174,7 +174,10 @@ class Night:
             if hasattr(target, "save_logs") and self.deployment is not None:
                 target.save_logs(self.store.logs_path)
         finally:
-            target.stop()
+            try:
+                target.stop()
+            except Exception as exc:  # the report must still be written
+                self.harness_errors.append(f"stopping the target: {type(exc).__name__}: {exc}")
 
     def _finish(self, resources: dict[str, Any]) -> dict[str, Any]:
         from prsm_validate.nightly import trends
