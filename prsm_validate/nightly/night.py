@@ -99,13 +99,14 @@ class Night:
 
         rss = RssSampler(interval_s=5.0 if self.options.budget_s > 300 else 2.0).start()
         disarm = self.budget.arm()
-        target = None
+        started = None
         try:
             spec = resolve(self.options.target, self.options.targets_file,
                            self.options.allow_destructive)
             self.target_info = {"name": spec.name, "kind": spec.kind, "profile": spec.profile}
             target = make(spec, self.options.nodes)
-            self._start(target)
+            self._start(target)  # a target that fails to start has stopped itself
+            started = target
             self._stages()
         except BudgetExhausted as exc:
             self.interrupted = str(exc)
@@ -118,7 +119,7 @@ class Night:
             self.say(f"harness error: {type(exc).__name__}: {exc}")
         finally:
             disarm()
-            self._teardown(target)
+            self._teardown(started)
         return self._finish(rss.finish())
 
     def _start(self, target: Any) -> None:
