@@ -100,14 +100,14 @@ def prsm_history(request: pytest.FixtureRequest, pytestconfig: pytest.Config
 
     session = _session(pytestconfig)
     history = History(session.store.history_path(request.node.nodeid))
+    if isinstance(request.node, pytest.Item) and history.path is not None:
+        from prsm_validate.report.allure import remember_history
+
+        remember_history(request.node, history.path)
     try:
         yield history
     finally:
         history.close()
-        from prsm_validate.report.allure import attach_file
-
-        if history.path is not None:
-            attach_file(pytestconfig, history.path, "history (JSON Lines)")
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from prsm_validate.session import PrsmSession, XdistHooks
 from prsm_validate.settings import OPTIONS, read_settings
 
 # Feature plugins, registered with the main one (each may add options and fixtures).
-SUBPLUGINS: tuple[str, ...] = ("prsm_validate.sla.plugin",)
+SUBPLUGINS: tuple[str, ...] = ("prsm_validate.sla.plugin", "prsm_validate.gates.plugin")
 
 MARKERS = {
     "integration": "integration scenario against the API",
@@ -64,7 +64,6 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--prsm-keep", action="store_true", dest="prsm_keep",
                     help="leave the started system running after the session; print how to "
                     "reach and stop it")
-    parser.addini("prsm_gates_file", "gate definitions file (default fixtures/gates.yaml)")
     for name in SUBPLUGINS:
         pluginmanager.import_plugin(name)
 
@@ -82,13 +81,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     allure.enable(config)
     if workerinput is None:
-        junit.enable(config, session.store.junit_path)
+        junit.enable(config)
     config.pluginmanager.register(session, "prsm-session")
-    if settings.gate:
-        from prsm_validate.gates.plugin import GatePlugin, load_gate
-
-        gate = GatePlugin(config, load_gate(config, settings.gate), session)
-        config.pluginmanager.register(gate, "prsm-gate")
     if config.pluginmanager.hasplugin("xdist") and workerinput is None:
         config.pluginmanager.register(XdistHooks(session), "prsm-xdist")
 

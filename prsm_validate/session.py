@@ -94,6 +94,17 @@ class PrsmSession:
 
     # outcomes ------------------------------------------------------------------------------
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Any:
+        """Once the test's fixtures are torn down (histories closed), attach its histories to
+        its own Allure result."""
+        try:
+            return (yield)
+        finally:
+            from prsm_validate.report.allure import attach_histories
+
+            attach_histories(self.config, item)
+
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
                                   ) -> Any:
@@ -135,13 +146,14 @@ class PrsmSession:
         if self.is_worker:  # the controller decides whether the run folder stays
             allure.finish(self.config, self.store.path)
             return
+        from prsm_validate.report import junit
+
         allure.finish(self.config, self.store.path if self.uses_prsm else None)
         if not self.uses_prsm:
+            junit.finish(self.config, None)
             if self.store.path.exists():  # only workers' Allure results: no run to report
                 shutil.rmtree(self.store.path, ignore_errors=True)
             return
-        from prsm_validate.report import junit
-
         self.store.create()
         junit.finish(self.config, self.store.junit_path)
         summary = self.summary(int(session.exitstatus))

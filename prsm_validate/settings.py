@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from prsm_validate.targets.base import LOCAL_CAPABILITIES
 from prsm_validate.targets.config import (
     TargetConfigError,
     TargetSpec,
     default_targets_file,
     resolve_target,
 )
-from prsm_validate.targets.local import LocalTarget
 
 OPTIONS = (
     # (name, kind, default, help)
@@ -24,7 +24,7 @@ OPTIONS = (
      "else fixtures/targets.yaml)"),
     ("nodes", int, 4, "PBFT cluster size for targets the harness starts (default 4, f=(N-1)//3)"),
     ("seed", int, None, "seed for workloads and fault schedules (default: random, printed)"),
-    ("gate", str, None, "run milestone gate M and write its verdict"),
+    ("gate", str, None, "run milestone gate(s) M (e.g. M4, T2 or M1,M2) and write gate-M.json"),
     ("report", str, "reports", "report root folder (default reports/)"),
 )
 
@@ -87,7 +87,7 @@ def read_settings(config: pytest.Config, seed: int | None = None) -> RunSettings
 
 def _resolve(name: str, targets_file: Path) -> TargetSpec:
     try:
-        spec = resolve_target(name, targets_file, LocalTarget.capabilities)
+        spec = resolve_target(name, targets_file, LOCAL_CAPABILITIES)
         if spec.kind == "remote":
             spec.credentials()  # fail now, not in the first test, when a variable is missing
         return spec

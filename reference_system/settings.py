@@ -44,6 +44,8 @@ class Settings:
     task_workers: int = 2
     edge_url: str | None = None
     edge_probe_interval_s: float = 0.2
+    version: str = "0.1.0"  # the release this process runs, reported by /health
+    drain_s: float = 0.5  # on SIGTERM, /health says "draining" this long before stopping
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,7 +72,18 @@ class Settings:
             task_workers=_number(env, "TASK_WORKERS", 2, int),
             edge_url=env.get(PREFIX + "EDGE_URL") or None,
             edge_probe_interval_s=_number(env, "EDGE_PROBE_INTERVAL_S", 0.2, float),
+            version=env.get(PREFIX + "VERSION") or _package_version(),
+            drain_s=_number(env, "DRAIN_S", 0.5, float),
         )
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("prsm-validate")
+    except PackageNotFoundError:
+        return "0.1.0"
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -1,18 +1,23 @@
-"""Gate verdicts from a run's outcomes: pass, fail, not-measured (a failure) or manual."""
+"""Gate verdicts from a run's outcomes and the repository's evidence.
+
+Per criterion: pass, fail, not-measured (a failure), unknown (an evidence check could not
+decide: a failure) or manual (a person must check; never passed, does not fail the gate).
+Each criterion's entry carries its citation, kind, measured value against its threshold, and
+the evidence: files with the line that decided.
+"""
 
 from __future__ import annotations
 
-import glob
 import operator
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from prsm_validate.gates.definitions import Criterion, Gate, Threshold
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
         "==": operator.eq}
+FAILING = ("fail", "not-measured", "unknown")
+Location = tuple[str, int | None]
 
 
 def selected(criterion: Criterion, nodeid: str) -> bool:
@@ -38,20 +43,46 @@ def _figure(properties: dict[str, Any], dotted: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def automated(criterion: Criterion, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+def _evidence(outcome: dict[str, Any], text: str, locations: dict[str, Location]
+              ) -> dict[str, Any]:
+    file, line = locations.get(outcome["nodeid"], (outcome["nodeid"].split("::")[0], None))
+    return {"file": file, "line": line, "text": f"{outcome['nodeid']}: {text}"}
+
+
+def automated(criterion: Criterion, outcomes: list[dict[str, Any]],
+              locations: dict[str, Location] | None = None) -> dict[str, Any]:
     """Verdict of an automated criterion from the run's test outcomes."""
+    locations = locations or {}
     mine = [o for o in outcomes if selected(criterion, o["nodeid"])]
-    failed = [o["nodeid"] for o in mine if o["outcome"] in ("failed", "error")]
+    failed = [o for o in mine if o["outcome"] in ("failed", "error")]
     passed = [o for o in mine if o["outcome"] == "passed"]
     if failed:
-        return {"verdict": "fail", "reason": "failed: " + ", ".join(failed[:5])}
+        return {"verdict": "fail", "reason": "failed: " + ", ".join(o["nodeid"]
+                                                                    for o in failed[:5]),
+                "evidence": [_evidence(o, _last_line(o.get("message", "")), locations)
+                             for o in failed[:5]]}
     if not passed:
+        skipped = [o for o in mine if o["outcome"] == "skipped"]
+        why = f"; skipped: {skipped[0].get('reason')}" if skipped else ""
         return {"verdict": "not-measured", "reason": "no selected scenario ran and passed "
-                f"(selection: {', '.join(criterion.select)})"}
-    verdict = _thresholds(criterion.thresholds, passed)
-    if verdict["verdict"] != "pass" or not criterion.sla:
-        return verdict
-    return _sla(criterion, passed, verdict)
+                f"(selection: {', '.join(criterion.select)}){why}",
+                "evidence": [_evidence(o, f"skipped: {o.get('reason')}", locations)
+                             for o in skipped[:3]]}
+    verdict = _thresholds(criterion.thresholds, passed, locations)
+    if verdict["verdict"] == "pass" and criterion.sla:
+        verdict = _sla(criterion, passed, verdict)
+    skipped = [o for o in mine if o["outcome"] == "skipped"]
+    if verdict["verdict"] == "not-measured" and skipped:  # say why the figure is missing
+        verdict["reason"] += "; skipped: " + "; ".join(
+            f"{o['nodeid']}: {o.get('reason')}" for o in skipped[:3])
+        verdict["evidence"] = [_evidence(o, f"skipped: {o.get('reason')}", locations)
+                               for o in skipped[:3]] + verdict.get("evidence", [])
+    return verdict
+
+
+def _last_line(message: str) -> str:
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    return lines[-1].strip()[:300] if lines else "failed"
 
 
 GATE_SLA = "gate_sla"  # the property carrying a test's results of its gates' SLA lines
@@ -65,87 +96,89 @@ def _sla(criterion: Criterion, passed: list[dict[str, Any]], verdict: dict[str, 
     for line in criterion.sla:
         mine = [r for r in results if r["line"] == line and r["verdict"] != "unknown"]
         if not mine:
-            return {"verdict": "not-measured", "threshold": line,
+            return {**verdict, "verdict": "not-measured", "threshold": line,
                     "reason": f"no selected scenario recorded data for {line}"}
         bad = [r for r in mine if r["verdict"] != "pass"]
         if bad:
-            return {"verdict": "fail", "threshold": line, "measured": bad[0].get("measured"),
+            return {**verdict, "verdict": "fail", "threshold": line,
+                    "measured": bad[0].get("measured"),
                     "reason": f"{bad[0]['nodeid']}: {bad[0]['message']}"}
     return {**verdict, "threshold": "; ".join(filter(None, [verdict.get("threshold", ""),
                                                            *criterion.sla]))}
 
 
-def _thresholds(thresholds: tuple[Threshold, ...], passed: list[dict[str, Any]]
-                ) -> dict[str, Any]:
-    evidence = ", ".join(o["nodeid"] for o in passed[:5])
+def _thresholds(thresholds: tuple[Threshold, ...], passed: list[dict[str, Any]],
+                locations: dict[str, Location]) -> dict[str, Any]:
+    evidence = [_evidence(o, "passed", locations) for o in passed[:5]]
     measured = {}
     for threshold in thresholds:
-        values = [v for o in passed
+        values = [(v, o) for o in passed
                   if (v := _figure(o.get("properties", {}), threshold.property)) is not None]
         if not values:
             return {"verdict": "not-measured", "threshold": str(threshold),
-                    "reason": f"no scenario recorded {threshold.property}"}
-        worst = max(values) if threshold.op in ("<", "<=") else min(values)
+                    "reason": f"no scenario recorded {threshold.property}",
+                    "evidence": evidence}
+        worst, source = (max if threshold.op in ("<", "<=") else min)(values,
+                                                                      key=lambda x: x[0])
         measured[threshold.property] = worst
+        deciding = _evidence(source, f"{threshold.property} = {worst:g}", locations)
         if not _OPS[threshold.op](worst, threshold.value):
             return {"verdict": "fail", "measured": measured, "threshold": str(threshold),
-                    "reason": f"{threshold.property} = {worst:g} breaks {threshold}"}
+                    "reason": f"{threshold.property} = {worst:g} breaks {threshold}",
+                    "evidence": [deciding]}
+        evidence.insert(0, deciding)
     return {"verdict": "pass", "measured": measured or f"{len(passed)} scenario(s) passed",
-            "threshold": "; ".join(str(t) for t in thresholds), "reason": evidence}
+            "threshold": "; ".join(str(t) for t in thresholds),
+            "reason": ", ".join(o["nodeid"] for o in passed[:5]), "evidence": evidence[:6]}
 
 
-def evidence(criterion: Criterion, rootdir: Path) -> dict[str, Any]:
-    """Verdict of an evidence criterion: the artifact exists and validates."""
-    matches = sorted(glob.glob(str(rootdir / str(criterion.artifact)), recursive=True))
-    if not matches:
-        return {"verdict": "fail", "reason": f"no file matches {criterion.artifact}"}
-    for path in matches:
-        problem = _validate(Path(path), criterion.validate)
-        if problem:
-            return {"verdict": "fail", "reason": f"{path}: {problem}"}
-    return {"verdict": "pass", "measured": f"{len(matches)} file(s)", "reason": ", ".join(
-        str(Path(p).relative_to(rootdir)) for p in matches[:5])}
+def evidence_check(criterion: Criterion, repo: Any) -> dict[str, Any]:
+    """Verdict of an evidence criterion: its check over the platform's repository."""
+    from prsm_validate.evidence import run_check
+
+    finding = run_check(str(criterion.check), repo, criterion.params)
+    return {"check": criterion.check, **finding.to_json()}
 
 
-def _validate(path: Path, how: str | None) -> str | None:
-    if how is None:
-        return None
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-    except yaml.YAMLError as exc:
-        return f"not valid YAML: {exc}"
-    if how == "k8s":
-        return _k8s_problem(documents)
-    return None
+def manual(criterion: Criterion) -> dict[str, Any]:
+    """A manual criterion: what a person must check; never passed."""
+    return {"verdict": "manual", "reason": f"a person must check: {criterion.person_checks}",
+            "person_checks": criterion.person_checks}
 
 
-def _k8s_problem(documents: list[Any]) -> str | None:
-    """Validate against the Kubernetes JSON schemas bundled in kubernetes-validate (offline)."""
-    import kubernetes_validate
+def judge(criterion: Criterion, outcomes: list[dict[str, Any]], repo: Any,
+          locations: dict[str, Location] | None = None) -> dict[str, Any]:
+    """One criterion's entry of the gate file."""
+    if criterion.kind == "automated":
+        result = automated(criterion, outcomes, locations)
+    elif criterion.kind == "evidence":
+        result = evidence_check(criterion, repo)
+    else:
+        result = manual(criterion)
+    cite = criterion.cite
+    return {"id": criterion.id, "kind": criterion.kind, "description": criterion.description,
+            "cite": ({"source": cite.source, "section": cite.section, "words": cite.words}
+                     if cite else None), **result}
 
-    version = kubernetes_validate.latest_version()
-    for doc in documents:
-        try:
-            kubernetes_validate.validate(doc, version, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            return f"{doc.get('kind')} {doc.get('metadata', {}).get('name')}: {exc.message}"
-        except kubernetes_validate.SchemaNotFoundError:
-            return f"no Kubernetes {version} schema for {doc.get('apiVersion')} {doc.get('kind')}"
-    return None
 
+def evaluate(gate: Gate, outcomes: list[dict[str, Any]], evidence_root: Path | Any,
+             locations: dict[str, Location] | None = None,
+             judged: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The gate's verdict file content (``judged`` shares criteria across gates of a run)."""
+    from prsm_validate.evidence.base import Repository
 
-def evaluate(gate: Gate, outcomes: list[dict[str, Any]], rootdir: Path) -> dict[str, Any]:
-    """The gate's verdict file content."""
+    repo = evidence_root if isinstance(evidence_root, Repository) else Repository(
+        Path(evidence_root))
+    judged = {} if judged is None else judged
     criteria = []
     for criterion in gate.criteria:
-        if criterion.kind == "automated":
-            result = automated(criterion, outcomes)
-        elif criterion.kind == "evidence":
-            result = evidence(criterion, rootdir)
-        else:
-            result = {"verdict": "manual", "reason": "not automatable: reviewed by a person"}
-        criteria.append({"id": criterion.id, "kind": criterion.kind,
-                         "description": criterion.description, **result})
-    failing = [c["id"] for c in criteria if c["verdict"] in ("fail", "not-measured")]
+        if criterion.id not in judged:
+            judged[criterion.id] = judge(criterion, outcomes, repo, locations)
+        criteria.append(judged[criterion.id])
+    failing = [c["id"] for c in criteria if c["verdict"] in FAILING]
+    cite = gate.cite
     return {"gate": gate.name, "title": gate.title, "verdict": "fail" if failing else "pass",
-            "failing": failing, "criteria": criteria}
+            "cite": str(cite) if cite else None, "union": list(gate.union),
+            "evidence_root": str(repo.root), "failing": failing,
+            "manual": [c["id"] for c in criteria if c["verdict"] == "manual"],
+            "criteria": criteria}

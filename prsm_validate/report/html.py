@@ -25,8 +25,20 @@ def _environment() -> Any:
     import jinja2
 
     # Lenient undefined: a key that an older run's summary lacks renders empty.
-    return jinja2.Environment(loader=jinja2.PackageLoader("prsm_validate.report", "templates"),
-                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("prsm_validate.report", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["breakable"] = _breakable
+    return env
+
+
+def _breakable(text: object) -> Any:
+    """A test id or metric name that wraps after ``/``, ``::``, ``_``, ``.`` or ``[``, never
+    inside a word."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"(/|::|_|\.|\[|,)", r"\1<wbr>", str(escape(text))))
 
 
 def overall(summary: dict[str, Any]) -> str:
@@ -41,7 +53,8 @@ def overall(summary: dict[str, Any]) -> str:
 def render(run_dir: Path, trend: list[dict[str, Any]] | None = None) -> str:
     """The HTML page of the run stored in ``run_dir``."""
     summary = json.loads((run_dir / "summary.json").read_text())
-    gates = [json.loads(p.read_text()) for p in sorted(run_dir.glob("gate-*.json"))]
+    gates = [json.loads(p.read_text())
+             for p in sorted(run_dir.glob("gate-*.json"), key=_natural)]
     return _environment().get_template(TEMPLATE).render(
         **_context(summary, gates, run_dir, trend or []))
 
@@ -66,6 +79,13 @@ def _context(summary: dict[str, Any], gates: list[dict[str, Any]], run_dir: Path
         "argv": " ".join(summary.get("argv", [])),
         "deployments": [_deployment(d) for d in summary.get("deployments", [])],
     }
+
+
+def _natural(path: Path) -> list[Any]:
+    """gate-M2 before gate-M12."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
 def _counts_text(summary: dict[str, Any]) -> str:

@@ -18,14 +18,11 @@ slow" from "the system is wrong". Any other failure or error keeps pytest's own 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from prsm_validate.load.fixture import prsm_load_url  # noqa: F401  (a fixture, found by name)
-from prsm_validate.sla import floor
-from prsm_validate.sla.evaluate import Result, evaluate
-from prsm_validate.sla.store import MetricStore
 from prsm_validate.sla.thresholds import (
     Threshold,
     ThresholdSyntaxError,
@@ -33,8 +30,12 @@ from prsm_validate.sla.thresholds import (
     parse_threshold,
 )
 
+if TYPE_CHECKING:  # the store and evaluation (HDR histograms) load when a test records
+    from prsm_validate.sla.evaluate import Result
+    from prsm_validate.sla.store import MetricStore
+
 SLA_ONLY_EXIT = 6
-STORE_KEY = pytest.StashKey[MetricStore]()
+STORE_KEY = pytest.StashKey["MetricStore"]()
 FLOOR_KEY = pytest.StashKey[Any]()  # the session's FloorServer, started on first use
 INI_KEY = pytest.StashKey[list[Threshold]]()
 BREACH = "sla_breach"
@@ -78,16 +79,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def prsm_metrics(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
     """This test's metric store; the ``sla`` marker is evaluated against it."""
+    from prsm_validate.sla.store import MetricStore
+
     store = MetricStore()
     request.node.stash[STORE_KEY] = store
     yield store
 
 
 def _results(item: pytest.Item) -> list[Result]:
-    store = item.stash.get(STORE_KEY, None) or MetricStore()
+    store = item.stash.get(STORE_KEY, None)
     ini = [t for t in item.config.stash[INI_KEY]
-           if store.matching(t.selector.name, t.selector.tags)]
+           if store is not None and store.matching(t.selector.name, t.selector.tags)]
     thresholds = marker_thresholds(item) + ini
+    if not thresholds:
+        return []
+    from prsm_validate.sla import floor
+    from prsm_validate.sla.evaluate import evaluate
+    from prsm_validate.sla.store import MetricStore
+
+    store = store or MetricStore()
     results = evaluate(thresholds, store)
     if not any(floor.applies(t, c) for t in thresholds for c in t.conditions):
         return results
@@ -96,6 +106,8 @@ def _results(item: pytest.Item) -> list[Result]:
 
 
 def _floor_server(config: pytest.Config) -> Any:
+    from prsm_validate.sla import floor
+
     server = config.stash.get(FLOOR_KEY, None)
     if server is None:
         server = config.stash[FLOOR_KEY] = floor.FloorServer()

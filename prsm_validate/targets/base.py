@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 # Capability names used by the `requires` marker and the nemesis.
 KILL, PAUSE, RESTART = "kill", "pause", "restart"
@@ -13,6 +13,9 @@ DB, REDIS, BROKER, CONSENSUS = "db", "redis", "broker", "consensus"
 EDGE, PIPELINE = "edge", "pipeline"
 TOKEN_SIGNING = "token_signing"  # the harness holds the API's JWT key (forged-token checks)
 FAULT_CAPABILITIES = frozenset({KILL, PAUSE, RESTART, LINK_FAULTS, PARTITION, BYZANTINE})
+# What the local target offers, known at configure time without importing it (it is heavy).
+LOCAL_CAPABILITIES = frozenset({KILL, PAUSE, RESTART, DB, REDIS, BROKER, TOKEN_SIGNING, EDGE,
+                                PIPELINE, LINK_FAULTS, CONSENSUS, PARTITION, BYZANTINE})
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,14 @@ class ProcessControl(Protocol):
     def resume(self, component: str) -> None: ...
     def restart(self, component: str) -> None: ...
     def components(self) -> list[str]: ...
+
+
+@runtime_checkable
+class Redeploy(Protocol):
+    """Roll a changed build or configuration onto one component: restart it with ``env``
+    added to its environment and wait until it is ready (the rolling-deploy drills)."""
+
+    def redeploy(self, component: str, env: Mapping[str, str]) -> None: ...
 
 
 @dataclass

@@ -58,7 +58,8 @@ class Gateway:
 
     async def probe_forever(self) -> None:
         """Mark each backend healthy while its /health answers at all (any HTTP status: a
-        degraded API still serves; only a closed or silent port is out)."""
+        degraded API still serves; only a closed or silent port is out), unless it says it
+        is draining (``X-Draining: true``: it is stopping and takes no new connection)."""
         while True:
             await asyncio.gather(*(self._probe(b) for b in self.backends))
             await asyncio.sleep(self.probe_s)
@@ -67,10 +68,11 @@ class Gateway:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(*backend), 1.0)
             writer.write(b"GET /health HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n")
-            line = await asyncio.wait_for(reader.readline(), 1.0)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 1.0)
             writer.close()
-            self.healthy[backend] = line.startswith(b"HTTP/1.1 ")
-        except (OSError, TimeoutError):
+            self.healthy[backend] = (head.startswith(b"HTTP/1.1 ")
+                                     and b"\r\nx-draining: true" not in head.lower())
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             self.healthy[backend] = False
 
 

@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,10 +64,7 @@ class LocalTarget:
 
     options: LocalOptions = field(default_factory=LocalOptions)
     name: str = "local"
-    capabilities: frozenset[str] = frozenset(
-        {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER,
-         base.TOKEN_SIGNING, base.EDGE, base.PIPELINE, base.LINK_FAULTS, base.CONSENSUS,
-         base.PARTITION, base.BYZANTINE})
+    capabilities: frozenset[str] = base.LOCAL_CAPABILITIES
     root: Path | None = None
     ready_s: float | None = None
     _components: dict[str, Component] = field(default_factory=dict)
@@ -312,6 +309,13 @@ class LocalTarget:
         self._wait(component)
         if self._deployment is not None and proc.pid is not None:
             self._deployment.pids[component] = proc.pid
+
+    def redeploy(self, component: str, env: Mapping[str, str]) -> None:
+        """Restart ``component`` with ``env`` added to its environment (a new release or
+        configuration rolled onto it), then wait until it is ready."""
+        proc = self.process(component)
+        proc.env = {**proc.env, **env}
+        self.restart(component)
 
     def restart_node(self, name: str, byzantine: Sequence[str] = ()) -> None:
         """Restart replica ``name`` with the given Byzantine behaviours (none = honest)."""

@@ -32,6 +32,9 @@ router = APIRouter()
 async def health(request: Request) -> JSONResponse:
     """Per-component status; 503 when a required component is down."""
     state = request.app.state
+    if getattr(state, "draining", False):  # stopping: balancers take us out (see api.serve)
+        return JSONResponse({"status": "draining", "version": state.settings.version}, 503,
+                            headers={"X-Draining": "true", "Connection": "close"})
     timeout = state.settings.dependency_timeout_s
     checks: dict[str, probes.Check] = {
         "postgres": lambda: probes.postgres_check(state.pool),
@@ -45,7 +48,8 @@ async def health(request: Request) -> JSONResponse:
                                      for name, check in checks.items()))
     components = dict(zip(checks, results, strict=True))
     status, code = probes.overall(components)
-    return JSONResponse({"status": status, "components": components}, code)
+    return JSONResponse({"status": status, "version": state.settings.version,
+                         "components": components}, code)
 
 
 @router.get("/metrics")

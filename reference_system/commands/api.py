@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from reference_system.api.app import create_app
+    from reference_system.api.serve import DrainingServer
     from reference_system.settings import Settings, SettingsError
 
     try:
@@ -30,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"prsm-ref api: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(create_app(settings), host=args.host or settings.host,
-                port=args.port or settings.port, loop="uvloop", http="httptools",
-                log_level=args.log_level, access_log=False, server_header=False)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=args.host or settings.host,
+                            port=args.port or settings.port, loop="uvloop", http="httptools",
+                            log_level=args.log_level, access_log=False, server_header=False)
+    DrainingServer(config, app.state, settings.drain_s).run()
     return 0
+
