@@ -256,7 +256,7 @@ def prsm_transfers(request: pytest.FixtureRequest, prsm_deployment: Deployment,
     ``with prsm_transfers(clients=4) as run: ...`` (a :class:`WorkloadRun`)."""
     import uuid
 
-    from prsm_validate.client.workload import WorkloadRun
+    from prsm_validate.client.workload import WorkloadRun, fund_accounts
     from prsm_validate.generator.transfers import TransferWorkload
 
     user = prsm_deployment.credentials.username if prsm_deployment.credentials else "user"
@@ -265,15 +265,9 @@ def prsm_transfers(request: pytest.FixtureRequest, prsm_deployment: Deployment,
     def make(clients: int = 4, accounts: int = 4, funding: int = 10_000, **options: Any
              ) -> WorkloadRun:
         names = [f"{user}/{tag}-{i}" for i in range(accounts)]
-        for index, name in enumerate(names):  # recorded: the ledger checker sees the funding
-            op = {"id": f"{tag}-fund-{index}", "from": user, "to": name, "amount": funding}
-            with prsm_history.operation(prsm_history.new_process(), "transfer", op) as rec:
-                response = prsm_api.call("transfer", op)
-                if not response.ok:
-                    rec.fail({**op, "status": response.status})
-                    pytest.fail(f"funding {name} failed: HTTP {response.status} "
-                                f"{response.body}", pytrace=False)
-                rec.ok(op)
+        problem = fund_accounts(prsm_api, prsm_history, user, names, funding, tag)
+        if problem:
+            pytest.fail(problem, pytrace=False)
         workload = TransferWorkload(names, prsm_seed, prefix=tag)
         return WorkloadRun(prsm_deployment, prsm_history,
                            [workload.client(n) for n in range(clients)], accounts=names,

@@ -78,11 +78,14 @@ class Cluster:
         """Highest executed sequence number per node (None: no answer)."""
         return {n: (s or {}).get("last_executed") for n, s in self.statuses(names).items()}
 
-    def logs(self, names: Iterable[str] | None = None) -> list[NodeLog]:
-        """Committed entries and checkpoints of every answering node."""
+    def logs(self, names: Iterable[str] | None = None, since: int | None = None
+             ) -> list[NodeLog]:
+        """Committed entries and checkpoints of every answering node (from sequence number
+        ``since`` on, if given: then state-transfer jumps are not known, nor judged)."""
         found = []
+        path = "/log" if since is None else f"/log?from={since}"
         for name in names or self.names:
-            data = self.get(name, "/log", timeout_s=10.0)
+            data = self.get(name, path, timeout_s=10.0)
             if data is not None:
                 found.append(NodeLog.from_json(name, data))
         return found
@@ -124,12 +127,15 @@ class Cluster:
         return self.ledgers()
 
     def safety(self, events: Sequence[Event], before: dict[str, dict[str, Any] | None],
-               honest: Iterable[str] | None = None, catch_up_s: float = 30.0) -> Verdict:
+               honest: Iterable[str] | None = None, catch_up_s: float = 30.0,
+               since: int | None = None) -> Verdict:
         """Agreement and per-replica ledgers of the ``honest`` nodes (default all), after
-        waiting until they caught up with the most advanced one."""
+        waiting until they caught up with the most advanced one; agreement of the entries
+        from sequence number ``since`` on when given (what happened during one trial on a
+        long-lived cluster), else of whole logs."""
         honest = list(honest or self.names)
         caught_up = self._caught_up(honest, catch_up_s)
-        verdicts = cluster_verdicts(events, self.logs(honest), honest, before,
+        verdicts = cluster_verdicts(events, self.logs(honest, since), honest, before,
                                     self.ledgers(honest))
         return compose([caught_up, *verdicts], "cluster-safety")
 

@@ -95,13 +95,27 @@ class WorkloadRun:
     def _client(self, number: int, stream: Iterator[dict[str, Any]]) -> None:
         api = ApiClient.for_deployment(self.deployment, timeout_s=self.timeout_s)
         try:
-            if self.deployment.credentials is not None:
-                api.login(self.deployment.credentials).expect()
+            if self.deployment.credentials is not None and not self._login(api):
+                return
             self._loop(number, api, stream)
         except BaseException as exc:  # fails the test at finish(), with this first error
             self.errors.append(exc)
         finally:
             api.close()
+
+    def _login(self, api: ApiClient) -> bool:
+        """Log in, retrying while the API does not answer or answers 5xx (a fault may be in
+        force); a definite refusal is left for the operations to show."""
+        while not self.stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                response = api.login(self.deployment.credentials)  # type: ignore[arg-type]
+            except httpx.HTTPError:
+                response = None
+            if response is not None and response.status < 500:
+                response.expect()  # a refusal fails the test at finish(), with its cause
+                return True
+            time.sleep(0.2)
+        return False
 
     def _loop(self, number: int, api: ApiClient, stream: Iterator[dict[str, Any]]) -> None:
         process = self.history.new_process()
@@ -187,6 +201,21 @@ def require_completed(completed: list[int], minimum: int,
                f"{len(completed)} clients completed one)")
     raise WorkloadDidNotRun(f"workload did not run: {counted}; first error: "
                             f"{one_line(str(first))}", failure_class)
+
+
+def fund_accounts(api: ApiClient, history: History, payer: str, accounts: list[str],
+                  funding: int, tag: str) -> str | None:
+    """Transfer ``funding`` from ``payer`` to each account, recorded in ``history`` (so the
+    ledger checker sees the funding); returns why one failed, or None."""
+    for index, name in enumerate(accounts):
+        op = {"id": f"{tag}-fund-{index}", "from": payer, "to": name, "amount": funding}
+        with history.operation(history.new_process(), "transfer", op) as recorder:
+            response = api.call("transfer", op)
+            if not response.ok:
+                recorder.fail({**op, "status": response.status})
+                return f"funding {name} failed: HTTP {response.status} {response.body}"
+            recorder.ok(op)
+    return None
 
 
 def progress(run: WorkloadRun, more: int, timeout_s: float, what: str) -> float:

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except StartupError as exc:
         print(f"prsm-validate up: {exc}", file=sys.stderr)
         return 1
+    control = None
     try:
         assert deployment.credentials is not None and target.root is not None
         info = deployment.describe()
@@ -74,11 +75,25 @@ def run(args: argparse.Namespace) -> int:
                                                           creds.password))
         info["env_file"] = str(_write_env(args.env_file or target.root / "env", creds.username,
                                           creds.password, deployment.api_url))
+        control = _start_control(deployment, target.root, info)
         _print(info, args.json)
         stop.wait()
     finally:
+        if control is not None:
+            control.stop()
         target.stop()
     return 0
+
+
+def _start_control(deployment: object, root: Path, info: dict[str, object]) -> object:
+    """Serve the Chaos Toolkit controller (probes, faults) and write its state file."""
+    from prsm_validate.chaostoolkit.controller import Controller
+    from prsm_validate.chaostoolkit.server import ControlServer
+
+    server = ControlServer(Controller(deployment)).start()  # type: ignore[arg-type]
+    info["control_url"] = server.url
+    info["up_state_file"] = str(server.write_state(root / "up.json"))
+    return server
 
 
 def _print(info: dict[str, object], as_json: bool) -> None:
@@ -87,7 +102,7 @@ def _print(info: dict[str, object], as_json: bool) -> None:
         return
     print(f"reference system ready in {info['ready_s']}s (Ctrl-C to stop)")
     for key in ("api_url", "postgres_dsn", "redis_url", "nats_url", "credentials_file",
-                "log_dir"):
+                "log_dir", "control_url"):
         print(f"  {key:17} {info[key]}")
     for node in info.get("nodes") or []:  # type: ignore[attr-defined]
         print(f"  {node['id']:17} {node['url']}/status")
@@ -99,4 +114,6 @@ def _print(info: dict[str, object], as_json: bool) -> None:
     print(f"  {'pids':17} {info['pids']}")
     print("Locust's own UI on this system (the password stays in the 0600 env file):")
     print(f"  set -a; . {info['env_file']}; set +a")
-    print(f"  locust -f scenarios/load/locustfile.py --host {info['api_url']}", flush=True)
+    print(f"  locust -f scenarios/load/locustfile.py --host {info['api_url']}")
+    print(f"chaos experiments: export PRSM_UP={info['up_state_file']}; "
+          "chaos run scenarios/chaos/<experiment>.json", flush=True)

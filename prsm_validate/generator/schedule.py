@@ -28,7 +28,10 @@ from prsm_validate.nemesis import partitions
 
 PROCESS_KINDS = ("kill", "pause", "restart")
 LINK_KINDS = ("latency", "bandwidth", "blackhole-link", "reset-link")
-KINDS = (*PROCESS_KINDS, "partition", *LINK_KINDS)
+# "cut": a link between two components that is not a consensus link (pipeline -> nats), cut by
+# the target's own link control; never drawn unless its weight is set.
+KINDS = (*PROCESS_KINDS, "partition", *LINK_KINDS, "cut")
+PRIMARY = "@primary"  # a process fault's target resolved when it starts: the current primary
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class ScheduleConfig:
     primary: str | None = None
     latencies_ms: tuple[int, ...] = (50, 100, 200, 500)
     rates_kb_s: tuple[int, ...] = (10, 100, 1000)
+    # Chance that a kill or pause targets the primary of the moment (PRIMARY) instead of
+    # drawn nodes; such a fault counts as one node down, distinct from every named one.
+    primary_faults: float = 0.0
+    links: tuple[tuple[str, str], ...] = ()  # what "cut" may cut (default: any node pair)
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(KINDS)
@@ -133,6 +140,8 @@ class ScheduleConfig:
         """Read :meth:`to_json` back."""
         tuples = {key: tuple(data[key]) for key in ("shapes", "latencies_ms", "rates_kb_s")
                   if key in data}
+        if "links" in data:
+            tuples["links"] = tuple(tuple(link) for link in data["links"])
         return cls(**(data | tuples))
 
 
@@ -209,6 +218,9 @@ class _Generator:
         room = min(self.max_faulty - len(down), len(free))
         if room < 1:
             return None
+        if kind != "restart" and self.config.primary_faults and \
+                self.rng.random() < self.config.primary_faults:
+            return Fault(kind, (PRIMARY,), start, duration)
         count = 1 if kind == "restart" else self.rng.randint(1, room)
         return Fault(kind, tuple(sorted(self.rng.sample(free, count))), start, duration)
 
@@ -232,9 +244,12 @@ class _Generator:
         return Fault("partition", targets, start, duration, params)
 
     def link_fault(self, kind: str, start: float, duration: float) -> Fault | None:
-        if len(self.nodes) < 2:
+        if kind == "cut" and self.config.links:
+            src, dst = self.rng.choice(sorted(self.config.links))
+        elif len(self.nodes) < 2:
             return None
-        src, dst = self.rng.sample(self.nodes, 2)
+        else:
+            src, dst = self.rng.sample(self.nodes, 2)
         if any(f.kind == kind and f.targets == (src, dst) and f.start < start + duration
                and start < f.end for f in self.faults):
             return None  # the same toxic twice on one link

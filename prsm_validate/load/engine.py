@@ -21,7 +21,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,8 @@ from prsm_validate.load.result import LoadResult
 from prsm_validate.load.schedule import Stage, total
 from reference_system.ports import free_ports
 
-__all__ = ["Endpoint", "LoadPlan", "LoadResult", "Stage", "run_load", "worker_command"]
+__all__ = ["Endpoint", "LoadPlan", "LoadResult", "Stage", "remote_worker_command", "run_load",
+           "worker_command"]
 ENGINE = Path(__file__).with_name("locustfile_engine.py")
 GRACE_S = 30.0  # beyond duration, stop timeout and worker wait: kill the run
 STOP_TIMEOUT_S = 5
@@ -63,7 +66,8 @@ class LoadPlan:
     headers: dict[str, str] = field(default_factory=dict)
     workers: int = 0  # local worker processes; 0 = a single local process
     remote_workers: int = 0  # workers started elsewhere with worker_command()
-    master_host: str = "127.0.0.1"
+    master_host: str = "127.0.0.1"  # the address workers dial
+    master_bind: str | None = None  # the interface the master listens on (default master_host)
     master_port: int | None = None
     worker_wait_s: float = 60.0  # how long the master waits for its workers
     max_requests: int = 1_000_000
@@ -99,19 +103,34 @@ class LoadPlan:
         return max(1, self.workers + self.remote_workers)
 
 
-def run_load(base_url: str, endpoints: list[Endpoint], **settings: Any) -> LoadResult:
-    """Run one bounded load (settings: the fields of :class:`LoadPlan`), return its results."""
+class LoadCancelled(RuntimeError):
+    """The run's ``cancel`` event was set: its processes were killed, it has no result."""
+
+
+def run_load(base_url: str, endpoints: list[Endpoint],
+             announce: Callable[[str], None] | None = None,
+             cancel: threading.Event | None = None, **settings: Any) -> LoadResult:
+    """Run one bounded load (settings: the fields of :class:`LoadPlan`), return its results.
+
+    With ``remote_workers``, ``announce`` (default: a line on stderr) is given the command that
+    joins a worker from another host, once the master listens. Setting ``cancel`` (from
+    another thread) kills the run at once and raises :class:`LoadCancelled`."""
     plan = LoadPlan(**settings)
     if plan.model == "open" and total(plan.rate or 0, plan.schedule) > plan.max_requests:
         raise ValueError(f"the schedule sends more than max_requests={plan.max_requests}")
-    port = plan.master_port or free_ports(1, plan.master_host)[0]
+    port = plan.master_port or free_ports(1, plan.master_bind or plan.master_host)[0]
     with tempfile.TemporaryDirectory(prefix="prsm-load-") as tmp:
         files = _Files(Path(tmp))
         started = time.time()
         files.spec.write_text(json.dumps(_spec(plan, endpoints, files, started)))
         files.spec.chmod(0o600)  # it holds the bearer token
         procs = _start(plan, base_url, port, files)
-        _wait(procs, plan, files)
+        if plan.remote_workers:
+            (announce or _to_stderr)(
+                f"load: master on {plan.master_bind or plan.master_host}:{port} waits "
+                f"{plan.worker_wait_s:g}s for {plan.remote_workers} remote worker(s); on each "
+                f"worker host run: {remote_worker_command(plan.master_host, port)}")
+        _wait(procs, plan, files, cancel)
         if not files.output.exists() or "Traceback" in files.log_tail():
             raise RuntimeError("load run failed; Locust said:\n" + files.log_tail())
         return _result(json.loads(files.output.read_text()), plan, started)
@@ -176,6 +195,15 @@ def worker_command(master_host: str, master_port: int) -> list[str]:
             master_host, "--master-port", str(master_port), "--loglevel", "WARNING"]
 
 
+def remote_worker_command(master_host: str, master_port: int) -> str:
+    """The worker command for another host (with prsm-validate installed there)."""
+    return f"prsm-validate load-worker --master {master_host}:{master_port}"
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _popen(args: list[str], files: _Files, master: bool) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.pop(SPEC_FILE_ENV, None)
@@ -191,7 +219,8 @@ def _start(plan: LoadPlan, base_url: str, port: int, files: _Files
     locust = [sys.executable, "-m", "locust", "-f", str(ENGINE), *_locust_args(plan, base_url)]
     if plan.workers + plan.remote_workers == 0:
         return [_popen(locust, files, master=True)]
-    procs = [_popen([*locust, "--master", "--master-bind-host", plan.master_host,
+    procs = [_popen([*locust, "--master", "--master-bind-host", plan.master_bind or
+                     plan.master_host,
                      "--master-bind-port", str(port), "--expect-workers", str(plan.processes),
                      "--expect-workers-max-wait", str(int(plan.worker_wait_s))], files, True)]
     try:
@@ -203,7 +232,8 @@ def _start(plan: LoadPlan, base_url: str, port: int, files: _Files
     return procs
 
 
-def _wait(procs: list[subprocess.Popen[bytes]], plan: LoadPlan, files: _Files) -> None:
+def _wait(procs: list[subprocess.Popen[bytes]], plan: LoadPlan, files: _Files,
+          cancel: threading.Event | None = None) -> None:
     """Wait for the master (or lone process) while drawing progress; kill all at the limit."""
     limit = plan.run_s + STOP_TIMEOUT_S + GRACE_S + (plan.worker_wait_s if plan.workers or
                                                      plan.remote_workers else 0)
@@ -216,6 +246,8 @@ def _wait(procs: list[subprocess.Popen[bytes]], plan: LoadPlan, files: _Files) -
             if elapsed > limit:
                 raise TimeoutError(f"load run still going after {limit:.0f}s; killed it\n"
                                    + files.log_tail())
+            if cancel is not None and cancel.is_set():
+                raise LoadCancelled("load run cancelled; its processes were killed")
             progress.update(min(elapsed, plan.run_s), files.requests_so_far())
             time.sleep(0.25 if progress.enabled else 0.05)
         for worker in procs[1:]:

@@ -187,14 +187,20 @@ class Nemesis:
         """Component names of the consensus replicas (``node-0`` ...)."""
         return [node.id for node in self.deployment.nodes]
 
-    def primary(self) -> str:
-        """The current primary, as agreed by f+1 replicas; fails the test if there is none."""
+    def primary(self, wait_s: float = 0.0) -> str:
+        """The current primary, as agreed by f+1 replicas (waiting up to ``wait_s`` for one,
+        e.g. while a view change completes); fails the test if there is none."""
         from prsm_validate.client.nodes import Cluster
 
+        deadline = time.monotonic() + wait_s
         with Cluster(self.deployment) as nodes:
             primary = nodes.primary()
+            while primary is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+                primary = nodes.primary()
         if primary is None:
-            pytest.fail("no primary is agreed by f+1 replicas now", pytrace=False)
+            pytest.fail(f"no primary is agreed by f+1 replicas now"
+                        f"{f' (waited {wait_s:g}s)' if wait_s else ''}", pytrace=False)
         return primary
 
     def _fault_proxy(self, capability: str) -> Any:

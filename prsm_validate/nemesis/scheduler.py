@@ -12,13 +12,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from prsm_validate.generator.schedule import Fault, Schedule
+from prsm_validate.generator.schedule import PRIMARY, Fault, Schedule
 from prsm_validate.nemesis.core import ActiveFault, Nemesis
+
+PRIMARY_WAIT_S = 15.0  # an earlier fault may have left a view change under way
+
+
+def resolve_targets(nemesis: Nemesis, targets: tuple[str, ...]) -> tuple[str, ...]:
+    """Node names for a fault's targets: :data:`PRIMARY` becomes the primary of the moment
+    (once f+1 replicas agree on one)."""
+    return tuple(nemesis.primary(PRIMARY_WAIT_S) if target == PRIMARY else target
+                 for target in targets)
 
 
 def apply_fault(nemesis: Nemesis, fault: Fault) -> list[ActiveFault]:
     """Start one fault now; returns what to heal at its end (nothing for a restart)."""
-    kind, targets, params = fault.kind, fault.targets, fault.params
+    kind, params = fault.kind, fault.params
+    targets = resolve_targets(nemesis, fault.targets)
     if kind == "restart":
         for target in targets:
             nemesis.restart(target)
@@ -30,6 +40,8 @@ def apply_fault(nemesis: Nemesis, fault: Fault) -> list[ActiveFault]:
         if params.get("shape") == "isolate-primary":
             return [nemesis.partition("isolate-primary", list(fault_nodes(fault)))]
         return [nemesis.partition("explicit", list(params["grudge"]), grudge=params["grudge"])]
+    if kind == "cut":
+        return [ActiveFault(nemesis, nemesis.cut(*targets))]
     return [_link_fault(nemesis, kind, targets, params)]
 
 
