@@ -1,0 +1,131 @@
+"""The mutation score: per module and per subsystem, as ``mutation-score.json`` and
+``mutation-score.html`` in a run folder of the report store, and one line per run in
+``reports/mutation-trend.jsonl`` (the nightly's trend across runs).
+
+Score = killed / (killed + survived + timeout): a timeout is never a kill, equivalent and
+incompetent mutants are left out, and so are the ones the budget did not reach.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from prsm_validate.mutation.catalogue import GOALS, SUBSYSTEMS
+from prsm_validate.report.html import CSS
+
+OUTCOMES = ("killed", "survived", "timeout", "equivalent", "incompetent", "not-run")
+TREND_FILE = "mutation-trend.jsonl"
+
+
+def counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Outcome counts of ``rows`` with ``run`` (mutants that got a verdict) and ``score``."""
+    found = {o: sum(1 for r in rows if r["outcome"] == o) for o in OUTCOMES}
+    decided = found["killed"] + found["survived"] + found["timeout"]
+    return {"sampled": len(rows), "run": decided, **found,
+            "score": round(found["killed"] / decided, 4) if decided else None}
+
+
+def summarise(rows: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+    """The whole ``mutation-score.json``: settings, totals, per subsystem, per module."""
+    subsystems = {}
+    for key, title in SUBSYSTEMS.items():
+        mine = [r for r in rows if r["subsystem"] == key]
+        if mine:
+            entry = {"title": title, "goal": GOALS[key], **counts(mine)}
+            entry["meets_goal"] = entry["score"] is not None and entry["score"] >= GOALS[key]
+            subsystems[key] = entry
+    modules = {m: counts([r for r in rows if r["module"] == m])
+               for m in dict.fromkeys(r["module"] for r in rows)}
+    return {**meta, "total": counts(rows), "subsystems": subsystems, "modules": modules,
+            "mutants": rows}
+
+
+def table(result: dict[str, Any]) -> str:
+    """The terminal table: one line per subsystem, then the total."""
+    lines = [f"{'subsystem':26} {'run':>4} {'kill':>5} {'surv':>5} {'tout':>5} {'equi':>5} "
+             f"{'inc':>4} {'score':>6}  goal"]
+    for entry in result["subsystems"].values():
+        lines.append(_line(entry["title"], entry) + f"  {entry['goal']:.0%}"
+                     + ("" if entry["meets_goal"] else "  BELOW GOAL"))
+    lines.append(_line("total", result["total"]))
+    return "\n".join(lines)
+
+
+def _line(title: str, c: dict[str, Any]) -> str:
+    score = "-" if c["score"] is None else f"{c['score']:.0%}"
+    return (f"{title:26} {c['run']:>4} {c['killed']:>5} {c['survived']:>5} {c['timeout']:>5} "
+            f"{c['equivalent']:>5} {c['incompetent']:>4} {score:>6}")
+
+
+def trend_entry(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures of one run kept in the trend file."""
+    return {"run_id": result["run_id"], "finished": result["finished"], "seed": result["seed"],
+            "sample": result["sample"], "modules": len(result["modules"]),
+            "score": result["total"]["score"], "run": result["total"]["run"],
+            "subsystems": {k: v["score"] for k, v in result["subsystems"].items()}}
+
+
+def append_trend(root: Path, result: dict[str, Any]) -> None:
+    """Add this run's line to ``reports/mutation-trend.jsonl``."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / TREND_FILE).open("a") as out:
+        out.write(json.dumps(trend_entry(result)) + "\n")
+
+
+def load_trend(root: Path) -> list[dict[str, Any]]:
+    """Every trend line, oldest first."""
+    path = root / TREND_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def render(result: dict[str, Any], trend: list[dict[str, Any]]) -> str:
+    """``mutation-score.html``: the score table, each survivor's diff, the trend."""
+    e = html.escape
+    head = ["subsystem", "run", "killed", "survived", "timeout", "equivalent", "incompetent",
+            "score", "goal"]
+    rows = [[v["title"], *_cells(v), f"{v['goal']:.0%}"] for v in result["subsystems"].values()]
+    rows.append(["total", *_cells(result["total"]), ""])
+    body = [f"<h1>Mutation score {e(result['run_id'])}</h1>",
+            f"<p>Cosmic Ray {e(result['tool_version'])}; sample {result['sample']} per module, "
+            f"seed {result['seed']}, budget {result['budget_s']:.0f} s, wall time "
+            f"{result['wall_s']:.0f} s; baseline {result['baseline_s']:.0f} s.</p>",
+            _table(head, rows), "<h2>Modules</h2>",
+            _table(["module", *head[1:8]], [[m, *_cells(c)] for m, c in
+                                            result["modules"].items()]),
+            "<h2>Survivors</h2>", *_survivors(result["mutants"]),
+            "<h2>Trend</h2>",
+            _table(["run", "score", "mutants run"],
+                   [[t["run_id"], _pct(t["score"]), t["run"]] for t in trend])]
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>mutation score "
+            f"{e(result['run_id'])}</title><style>{CSS}</style></head><body>"
+            + "".join(body) + "</body></html>")
+
+
+def _cells(c: dict[str, Any]) -> list[Any]:
+    return [c["run"], c["killed"], c["survived"], c["timeout"], c["equivalent"],
+            c["incompetent"], _pct(c["score"])]
+
+
+def _pct(score: float | None) -> str:
+    return "-" if score is None else f"{score:.0%}"
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    e = html.escape
+    return ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>"
+                      for row in rows) + "</table>")
+
+
+def _survivors(mutants: list[dict[str, Any]]) -> list[str]:
+    e = html.escape
+    found = [m for m in mutants if m["outcome"] in ("survived", "timeout")]
+    if not found:
+        return ["<p>None.</p>"]
+    return [f"<h3>{e(m['id'])} ({e(m['outcome'])})</h3><p>reference_system/{e(m['module'])}"
+            f":{m['line']}</p><pre>{e(m['diff'])}</pre>" for m in found]
