@@ -36,6 +36,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--equivalents", type=Path, help="equivalents file (default "
                         "fixtures/mutation-equivalents.yaml)")
     parser.add_argument("--report", type=Path, default=Path("reports"), help="report root")
+    parser.add_argument("--mutant", action="append", default=[], metavar="ID",
+                        help="run exactly this mutant (module:Operator:occurrence as --list "
+                             "prints it; repeatable) instead of a sample")
     parser.add_argument("--list", action="store_true",
                         help="print the sampled mutants with their diffs and exit")
 
@@ -54,11 +57,13 @@ def run(args: argparse.Namespace) -> int:
     from prsm_validate.mutation import equivalents, report, score
 
     try:
+        if args.mutant:
+            args.modules = sorted({score.module_of(m) for m in args.mutant})
         modules = _modules(args)
         settings = score.Settings(
             modules, args.sample, args.seed if args.seed is not None else secrets.randbelow(10**6),
             args.budget, max(args.jobs, 1), args.equivalents or equivalents.DEFAULT_FILE,
-            args.report, Path.cwd())
+            args.report, Path.cwd(), tuple(args.mutant))
         if args.sample < 1:
             raise ValueError("--sample must be at least 1")
         if args.list:

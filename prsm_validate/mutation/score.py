@@ -27,6 +27,7 @@ class Settings:
     equivalents_file: Path = equivalents.DEFAULT_FILE
     report_root: Path = Path("reports")
     cwd: Path = Path(".")
+    mutant_ids: tuple[str, ...] = ()  # run exactly these (``module:Operator:occurrence``)
 
 
 def sample_rows(settings: Settings) -> list[runner.Row]:
@@ -37,11 +38,31 @@ def sample_rows(settings: Settings) -> list[runner.Row]:
     for module in settings.modules:
         source = (planted.SOURCE / module.path).read_text()
         found = generate.cached_candidates(module.path, source, cache)
-        chosen = generate.sample(found, settings.sample, settings.seed)
+        chosen = (_named(found, settings.mutant_ids) if settings.mutant_ids
+                  else generate.sample(found, settings.sample, settings.seed))
         per_module.append([runner.Row(generate.make(c, source), module) for c in chosen])
     rows = runner.interleave(per_module)
+    missing = sorted(set(settings.mutant_ids) - {r.mutant.candidate.id for r in rows})
+    if missing:
+        raise ValueError(f"--mutant {missing[0]!r}: Cosmic Ray makes no such mutant of the "
+                         "current source (see --list)")
     runner.classify_statically(rows, equivalents.load(settings.equivalents_file))
     return rows
+
+
+def _named(found: list[generate.Candidate], ids: tuple[str, ...]) -> list[generate.Candidate]:
+    return [c for c in found if c.id in ids]
+
+
+def module_of(mutant_id: str) -> str:
+    """The module path of a mutant id (``consensus/replica.py:AddNot:3`` ->
+    ``consensus/replica.py``); ``ValueError`` if it is not of that form."""
+    module, _, rest = mutant_id.partition(":")
+    operator, _, occurrence = rest.partition(":")
+    if not (module.endswith(".py") and operator and occurrence.isdigit()):
+        raise ValueError(f"--mutant {mutant_id!r}: give module:Operator:occurrence, as "
+                         "--list prints it")
+    return module
 
 
 def run(settings: Settings, say: Callable[[str], None] = print) -> dict[str, Any]:
