@@ -31,6 +31,9 @@ _BYZANTINE = "scenarios/byzantine/test_byzantine.py"
 _PARTITION = "scenarios/partition/test_partitions.py"
 _AUTH = "scenarios/integration/test_auth.py"
 _HEALTH = "scenarios/integration/test_health_metrics.py"
+_LIMITS = "scenarios/integration/test_input_limits.py"
+_QUORUM = "scenarios/consensus/test_health_quorum.py"
+_INTROSPECTION = "scenarios/consensus/test_introspection.py"
 _MEMORY = "scenarios/integration/test_memory.py"
 _LINEAR = "scenarios/integration/test_memory_linearizable.py"
 _TASKS = "scenarios/integration/test_tasks.py"
@@ -64,7 +67,7 @@ class Module:
 MODULES: tuple[Module, ...] = (
     Module("consensus/state_machine.py", "ledger", (_CONSENSUS, _TASKS,
            f"{_RECOVERY}::test_wiped_replica_recovers_by_state_transfer")),
-    Module("api/ftns.py", "ledger", (_CONSENSUS,)),
+    Module("api/ftns.py", "ledger", (_CONSENSUS, f"{_LIMITS}::test_transfer_limits")),
     Module("consensus/replica.py", "consensus", _CORE + _SIGNED + _PARTITIONS),
     Module("consensus/viewchange.py", "consensus", _CORE + _PARTITIONS + _SIGNED),
     Module("consensus/recovery.py", "consensus", _CORE + _PARTITIONS),
@@ -72,32 +75,32 @@ MODULES: tuple[Module, ...] = (
     Module("consensus/messages.py", "consensus", _CORE + _SIGNED),
     Module("consensus/crypto.py", "consensus", _CORE + _SIGNED),
     Module("consensus/durable.py", "consensus", _CORE),
-    Module("consensus/node.py", "consensus", _CORE + _PARTITIONS),
+    Module("consensus/node.py", "consensus", (_INTROSPECTION, *_CORE, *_PARTITIONS)),
     Module("consensus/transport.py", "consensus", _CORE + _PARTITIONS),
     Module("consensus/client.py", "consensus", _CORE + _PARTITIONS),
     Module("consensus/events.py", "consensus", _CORE),
-    Module("consensus/introspect.py", "consensus", _CORE),
+    Module("consensus/introspect.py", "consensus", (_INTROSPECTION, *_CORE)),
     Module("consensus/config.py", "consensus", _CORE),
     Module("consensus/byzantine.py", "consensus", (_BYZANTINE,)),
-    Module("api/ordering.py", "consensus", (_CONSENSUS, _TASKS)),
+    Module("api/ordering.py", "consensus", (_CONSENSUS, _TASKS, _QUORUM)),
     Module("memory.py", "memory", (_MEMORY, _LINEAR,
            f"{_HEALTH}::test_metrics_export_memory_tier_hit_ratios")),
-    Module("api/auth.py", "auth", (_AUTH,)),
+    Module("api/auth.py", "auth", (_AUTH, f"{_LIMITS}::test_login_username_limit")),
     Module("passwords.py", "auth", (_AUTH,)),
     Module("tasks.py", "tasks", (_TASKS,)),
     Module("pipeline.py", "pipeline", (_DLQ, _NO_LOSS)),
     Module("telemetry.py", "pipeline", (_DLQ, _NO_LOSS)),
     Module("edge.py", "edge", (_EDGE,)),
     Module("inference.py", "edge", (_EDGE,)),
-    Module("llm.py", "edge", (_LLM,)),
+    Module("llm.py", "edge", (_LLM, f"{_LIMITS}::test_generation_limits")),
     Module("httpd.py", "edge", (_EDGE, _DLQ)),
     Module("api/middleware.py", "api", (_HEALTH, f"{_AUTH}::test_protected_endpoints_refuse"
                                         "_anonymous_calls")),
     Module("api/errors.py", "api", (_HEALTH, _LLM)),
-    Module("api/health.py", "api", (_HEALTH,)),
+    Module("api/health.py", "api", (_HEALTH, _QUORUM)),
     Module("api/app.py", "api", (_HEALTH, _AUTH)),
     Module("api/routes.py", "api", (_HEALTH, _MEMORY, _TASKS, _LLM, _AUTH)),
-    Module("api/models.py", "api", (_HEALTH, _MEMORY, _TASKS, _LLM)),
+    Module("api/models.py", "api", (_HEALTH, _LIMITS, _MEMORY, _TASKS, _LLM)),
     Module("settings.py", "api", (_HEALTH, _AUTH)),
 )
 
