@@ -1,7 +1,7 @@
 """The reference contract's input limits hold exactly at their boundaries: a value at a limit
-is accepted, the first value past it is refused with 422 naming the field. The limits are the
-ones the README documents under "Input limits" (reference profile only: another deployment
-states its own)."""
+is accepted, the first value past it is refused with 422 naming the field; an omitted length
+takes its documented default. The limits and defaults are the ones the README documents under
+"Input limits" (reference profile only: another deployment states its own)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ pytestmark = pytest.mark.integration
 LIMITS = {"account": 128, "transfer_id": 128, "amount": 10**15, "memory_key": 256,
           "ttl_s": 365 * 24 * 3600, "prompt": 32_000, "model": 128, "max_tokens": 2048,
           "temperature": 2.0, "priority": 10, "username": 128}
+DEFAULT_TOKENS = {"generate": 64, "inference": 16}  # words answered when max_tokens is omitted
 
 
 @pytest.fixture(autouse=True)
@@ -94,3 +95,11 @@ def test_transfer_limits(prsm_api, prsm_deployment):
            {"from": f"{user}/empty-{uuid.uuid4().hex[:6]}", "to": user,
             "amount": LIMITS["amount"]},
            {"to": f"{user}/lim", "amount": LIMITS["amount"] + 1}, accepted=(409,))
+
+
+def test_omitted_lengths_take_their_defaults(prsm_api):
+    for operation, words in DEFAULT_TOKENS.items():
+        body = {"prompt": f"defaults {uuid.uuid4().hex[:6]}"}
+        response = prsm_api.call(operation, body)
+        assert response.status == 200, (operation, response.body)
+        assert len(response.body["response"].split()) == words, (operation, response.body)
