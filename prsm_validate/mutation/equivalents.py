@@ -2,8 +2,10 @@
 
 A mutant is named there by what stays true when line numbers and occurrence counts move: its
 module, Cosmic Ray's operator, the original source line and the mutated one (both stripped).
-Each entry says why no user could see the difference. Listed mutants are not run and are left
-out of the score.
+Each entry says why no user could see the difference. An entry with ``kind: unreachable``
+names a mutant whose code no target the harness can start ever runs (the Ollama client, say):
+it is reported apart from the equivalent ones. Listed mutants are not run and are left out of
+the score.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from prsm_validate.mutation.generate import Mutant
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "mutation-equivalents.yaml"
 _KEYS = ("module", "operator", "line", "mutated", "reason")
+KINDS = ("equivalent", "unreachable")
 
 
 class EquivalentsError(ValueError):
@@ -32,6 +35,7 @@ class Equivalent:
     line: str
     mutated: str
     reason: str
+    kind: str = "equivalent"
 
     def matches(self, mutant: Mutant) -> bool:
         """Whether ``mutant`` is this one."""
@@ -59,7 +63,11 @@ def _entry(path: Path, index: int, entry: object) -> Equivalent:
     if missing:
         raise EquivalentsError(f"{path}: equivalents[{index}] needs a non-empty string for "
                                f"{', '.join(missing)}")
-    return Equivalent(*(entry[k].strip() for k in _KEYS))
+    kind = entry.get("kind", "equivalent")
+    if kind not in KINDS:
+        raise EquivalentsError(f"{path}: equivalents[{index}] kind {kind!r}: use one of "
+                               f"{', '.join(KINDS)} (or leave it out: equivalent)")
+    return Equivalent(*(entry[k].strip() for k in _KEYS), kind=kind)
 
 
 def find(equivalents: list[Equivalent], mutant: Mutant) -> Equivalent | None:

@@ -89,13 +89,16 @@ def operators() -> tuple[tuple[str, Any], ...]:
     return tuple(chosen)
 
 
-def candidates(module: str, source: str) -> list[Candidate]:
-    """Every mutation of ``source`` outside type annotations, numbered as Cosmic Ray does."""
+def candidates(module: str, source: str, only: str | None = None) -> list[Candidate]:
+    """Every mutation of ``source`` outside type annotations, numbered as Cosmic Ray does
+    (only operator ``only``'s, if given)."""
     tree = get_ast(source)
     nodes = list(ast_nodes(tree))
     skip = _annotation_spans(nodes)
     found = []
     for name, operator in operators():
+        if only is not None and name != only:
+            continue
         positions = (pos for node in nodes for pos in operator.mutation_positions(node))
         for occurrence, (start, end) in enumerate(positions):
             if not any(a <= start and end <= b for a, b in skip):

@@ -8,7 +8,8 @@ per-mutant timeout derived from the baseline, and the budget.
 
 Outcomes: ``killed`` (a scenario failed), ``survived`` (all passed), ``timeout`` (the run
 outlived its timeout; never a kill), ``incompetent`` (the mutated module does not compile, or
-Cosmic Ray changed nothing: never run), ``equivalent`` (listed in the equivalents file: not run),
+Cosmic Ray changed nothing: never run), ``equivalent`` and ``unreachable`` (listed in the
+equivalents file: not run),
 ``not-run`` (the budget ran out first).
 """
 
@@ -120,7 +121,7 @@ def classify_statically(rows: list[Row], listed: list[equivalents_file.Equivalen
             row.reason = ("Cosmic Ray changed nothing" if row.mutant.source is None
                           else "the mutated module does not compile")
         elif (entry := equivalents_file.find(listed, row.mutant)) is not None:
-            row.outcome, row.reason = "equivalent", entry.reason
+            row.outcome, row.reason = entry.kind, entry.reason
 
 
 def run_one(row: Row, baseline: Baseline, cwd: Path, seed: int) -> Row:

@@ -13,8 +13,10 @@ from prsm_validate.mutation import equivalents, generate
 def test_shipped_entries_name_current_mutants_with_reasons():
     for entry in equivalents.load():
         source = (mutants.SOURCE / entry.module).read_text()
-        made = [generate.make(c, source) for c in generate.candidates(entry.module, source)
-                if c.operator == entry.operator]
+        lines = source.splitlines()
+        made = [generate.make(c, source)
+                for c in generate.candidates(entry.module, source, only=entry.operator)
+                if lines[c.start[0] - 1].strip() == entry.line]
         assert any(entry.matches(m) for m in made), (
             f"stale entry in {equivalents.DEFAULT_FILE.name}: {entry.module} {entry.operator} "
             f"{entry.line!r} -> {entry.mutated!r}")
