@@ -34,6 +34,10 @@ _HEALTH = "scenarios/integration/test_health_metrics.py"
 _LIMITS = "scenarios/integration/test_input_limits.py"
 _QUORUM = "scenarios/consensus/test_health_quorum.py"
 _INTROSPECTION = "scenarios/consensus/test_introspection.py"
+_RESTART_AFTER_TRANSFER = "scenarios/consensus/test_restart_after_state_transfer.py"
+_ERROR_CODES = "scenarios/integration/test_error_codes.py"
+_TASK_RESULTS = "scenarios/integration/test_task_results.py"
+_EDGE_HTTP = "scenarios/edge/test_edge_agent_http.py"
 _MEMORY = "scenarios/integration/test_memory.py"
 _LINEAR = "scenarios/integration/test_memory_linearizable.py"
 _TASKS = "scenarios/integration/test_tasks.py"
@@ -65,17 +69,18 @@ class Module:
 
 
 MODULES: tuple[Module, ...] = (
-    Module("consensus/state_machine.py", "ledger", (_CONSENSUS, _TASKS,
+    Module("consensus/state_machine.py", "ledger", (_CONSENSUS, _TASKS, _TASK_RESULTS,
            f"{_RECOVERY}::test_wiped_replica_recovers_by_state_transfer")),
     Module("api/ftns.py", "ledger", (_CONSENSUS, f"{_LIMITS}::test_transfer_limits")),
     Module("consensus/replica.py", "consensus", _CORE + _SIGNED + _PARTITIONS),
     Module("consensus/viewchange.py", "consensus", _CORE + _PARTITIONS + _SIGNED),
-    Module("consensus/recovery.py", "consensus", _CORE + _PARTITIONS),
+    Module("consensus/recovery.py", "consensus", (*_CORE, _RESTART_AFTER_TRANSFER, *_PARTITIONS)),
     Module("consensus/certs.py", "consensus", _CORE + _SIGNED + _PARTITIONS),
     Module("consensus/messages.py", "consensus", _CORE + _SIGNED),
     Module("consensus/crypto.py", "consensus", _CORE + _SIGNED),
-    Module("consensus/durable.py", "consensus", _CORE),
-    Module("consensus/node.py", "consensus", (_INTROSPECTION, *_CORE, *_PARTITIONS)),
+    Module("consensus/durable.py", "consensus", (*_CORE, _RESTART_AFTER_TRANSFER)),
+    Module("consensus/node.py", "consensus", (_INTROSPECTION, *_CORE, _RESTART_AFTER_TRANSFER,
+                                              *_PARTITIONS)),
     Module("consensus/transport.py", "consensus", _CORE + _PARTITIONS),
     Module("consensus/client.py", "consensus", _CORE + _PARTITIONS),
     Module("consensus/events.py", "consensus", _CORE),
@@ -87,19 +92,20 @@ MODULES: tuple[Module, ...] = (
            f"{_HEALTH}::test_metrics_export_memory_tier_hit_ratios")),
     Module("api/auth.py", "auth", (_AUTH, f"{_LIMITS}::test_login_username_limit")),
     Module("passwords.py", "auth", (_AUTH,)),
-    Module("tasks.py", "tasks", (_TASKS,)),
+    Module("tasks.py", "tasks", (_TASKS, _TASK_RESULTS, f"{_LIMITS}::test_task_priority_limit")),
     Module("pipeline.py", "pipeline", (_DLQ, _NO_LOSS)),
     Module("telemetry.py", "pipeline", (_DLQ, _NO_LOSS)),
-    Module("edge.py", "edge", (_EDGE,)),
-    Module("inference.py", "edge", (_EDGE,)),
+    Module("edge.py", "edge", (_EDGE_HTTP, _EDGE)),
+    Module("inference.py", "edge", (_EDGE, f"{_LIMITS}::test_omitted_lengths_take_their_defaults")),
     Module("llm.py", "edge", (_LLM, f"{_LIMITS}::test_generation_limits")),
-    Module("httpd.py", "edge", (_EDGE, _DLQ)),
-    Module("api/middleware.py", "api", (_HEALTH, f"{_AUTH}::test_protected_endpoints_refuse"
-                                        "_anonymous_calls")),
-    Module("api/errors.py", "api", (_HEALTH, _LLM)),
+    Module("httpd.py", "edge", (_EDGE_HTTP, _EDGE, _DLQ)),
+    Module("api/middleware.py", "api", (_HEALTH, _ERROR_CODES, f"{_AUTH}::test_protected_"
+                                        "endpoints_refuse_anonymous_calls")),
+    Module("api/errors.py", "api", (_HEALTH, _ERROR_CODES, _LLM)),
     Module("api/health.py", "api", (_HEALTH, _QUORUM)),
-    Module("api/app.py", "api", (_HEALTH, _AUTH)),
-    Module("api/routes.py", "api", (_HEALTH, _MEMORY, _TASKS, _LLM, _AUTH)),
+    Module("api/app.py", "api", (_HEALTH, _AUTH, _ERROR_CODES)),
+    Module("api/routes.py", "api", (_HEALTH, _MEMORY, _TASKS, _LLM, _AUTH, _ERROR_CODES,
+                                    _LIMITS)),
     Module("api/models.py", "api", (_HEALTH, _LIMITS, _MEMORY, _TASKS, _LLM)),
     Module("settings.py", "api", (_HEALTH, _AUTH)),
 )
