@@ -41,13 +41,15 @@ def test_a_log_range_holds_exactly_the_entries_in_it(prsm_cluster, prsm_transfer
             assert "installs" not in part, (name, query)
 
 
-@pytest.mark.parametrize("query", ["from=first", "to=1.5", "from=1&to=x"])
-def test_a_malformed_log_range_is_refused_with_a_reason(prsm_cluster, query):
-    for name, url in prsm_cluster.urls.items():
-        try:
-            response = _get(f"{url}/log?{query}")
-        except httpx.HTTPError as exc:
-            pytest.fail(f"{name} /log?{query}: no answer ({type(exc).__name__})", pytrace=False)
-        assert response.status_code == 400, (name, query, response.status_code)
-        assert response.json().get("error"), (name, query, response.text)
-        assert _get(f"{url}/status").status_code == 200, name
+def test_a_malformed_log_range_is_refused_with_a_reason(prsm_cluster):
+    with httpx.Client(timeout=5.0, trust_env=False) as http:
+        for name, url in prsm_cluster.urls.items():
+            for query in ("from=first", "to=1.5", "from=1&to=x"):
+                try:
+                    response = http.get(f"{url}/log?{query}")
+                except httpx.HTTPError as exc:
+                    pytest.fail(f"{name} /log?{query}: no answer ({type(exc).__name__})",
+                                pytrace=False)
+                assert response.status_code == 400, (name, query, response.status_code)
+                assert response.json().get("error"), (name, query, response.text)
+            assert http.get(f"{url}/status").status_code == 200, name

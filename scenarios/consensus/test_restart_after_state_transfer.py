@@ -32,10 +32,10 @@ def test_a_replica_restarted_after_a_state_transfer_recovers_the_transferred_sta
     victim = next(name for name in prsm_cluster.names if name != primary)
     others = [name for name in prsm_cluster.names if name != victim]
     with prsm_transfers(clients=4) as run:
-        progress(run, 300, 30, "commits past a stable checkpoint")
+        progress(run, 100, 30, "commits past a stable checkpoint (every 32)")
         prsm_control.wipe_node(victim)
         prsm_cluster.wait_caught_up([victim], BOUND_S)
-        progress(run, 50, 20, "commits after the state transfer")
+        progress(run, 20, 20, "commits after the state transfer")
     prsm_cluster.wait_caught_up(prsm_cluster.names, BOUND_S)
     status = prsm_cluster.status(victim)
     assert status is not None and status["stable_checkpoint"] > 0, status

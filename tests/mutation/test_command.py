@@ -17,6 +17,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     (["--modules", "nope.py", "--list"], "unknown module or subsystem 'nope.py'"),
     (["--rotate", "9", "--list"], "give a day 0-6 or 'today'"),
     (["--sample", "0", "--list"], "--sample must be at least 1"),
+    (["--mutant", "memory.py:AddNot", "--list"], "give module:Operator:occurrence"),
+    (["--mutant", "memory.py:AddNot:9999", "--list"], "Cosmic Ray makes no such mutant"),
 ])
 def test_usage_errors_are_one_line(args, message):
     result = _cli(*args)

@@ -51,5 +51,16 @@ def test_a_malformed_file_is_named_with_the_fix(tmp_path, text, message):
     assert str(path) in str(info.value)
 
 
+def test_unreachable_entries_keep_their_kind_and_other_kinds_are_refused(tmp_path):
+    entry = ("equivalents:\n  - {module: f.py, operator: x, line: y, mutated: z, "
+             "reason: only the simulator runs it, kind: %s}\n")
+    path = tmp_path / "eq.yaml"
+    path.write_text(entry % "unreachable")
+    assert equivalents.load(path)[0].kind == "unreachable"
+    path.write_text(entry % "boring")
+    with pytest.raises(equivalents.EquivalentsError, match="kind 'boring'"):
+        equivalents.load(path)
+
+
 def test_a_missing_file_lists_nothing(tmp_path):
     assert equivalents.load(tmp_path / "none.yaml") == []
