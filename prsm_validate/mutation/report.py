@@ -47,7 +47,7 @@ def summarise(rows: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any
 def table(result: dict[str, Any]) -> str:
     """The terminal table: one line per subsystem, then the total."""
     lines = [f"{'subsystem':26} {'run':>4} {'kill':>5} {'surv':>5} {'tout':>5} {'equi':>5} "
-             f"{'unre':>5} {'inc':>4} {'score':>6}  goal"]
+             f"{'unre':>5} {'inc':>4} {'nrun':>5} {'score':>6}  goal"]
     for entry in result["subsystems"].values():
         lines.append(_line(entry["title"], entry) + f"  {entry['goal']:.0%}"
                      + ("" if entry["meets_goal"] else "  BELOW GOAL"))
@@ -58,7 +58,8 @@ def table(result: dict[str, Any]) -> str:
 def _line(title: str, c: dict[str, Any]) -> str:
     score = "-" if c["score"] is None else f"{c['score']:.0%}"
     return (f"{title:26} {c['run']:>4} {c['killed']:>5} {c['survived']:>5} {c['timeout']:>5} "
-            f"{c['equivalent']:>5} {c['unreachable']:>5} {c['incompetent']:>4} {score:>6}")
+            f"{c['equivalent']:>5} {c['unreachable']:>5} {c['incompetent']:>4} "
+            f"{c['not-run']:>5} {score:>6}")
 
 
 def trend_entry(result: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def render(result: dict[str, Any], trend: list[dict[str, Any]]) -> str:
     """``mutation-score.html``: the score table, each survivor's diff, the trend."""
     e = html.escape
     head = ["subsystem", "run", "killed", "survived", "timeout", "equivalent", "unreachable",
-            "incompetent", "score", "goal"]
+            "incompetent", "not run (budget)", "score", "goal"]
     rows = [[v["title"], *_cells(v), f"{v['goal']:.0%}"] for v in result["subsystems"].values()]
     rows.append(["total", *_cells(result["total"]), ""])
     body = [f"<h1>Mutation score {e(result['run_id'])}</h1>",
@@ -96,7 +97,7 @@ def render(result: dict[str, Any], trend: list[dict[str, Any]]) -> str:
             f"seed {result['seed']}, budget {result['budget_s']:.0f} s, wall time "
             f"{result['wall_s']:.0f} s; baseline {result['baseline_s']:.0f} s.</p>",
             _table(head, rows), "<h2>Modules</h2>",
-            _table(["module", *head[1:9]], [[m, *_cells(c)] for m, c in
+            _table(["module", *head[1:10]], [[m, *_cells(c)] for m, c in
                                             result["modules"].items()]),
             "<h2>Survivors</h2>", *_survivors(result["mutants"]),
             "<h2>Trend</h2>",
@@ -109,7 +110,7 @@ def render(result: dict[str, Any], trend: list[dict[str, Any]]) -> str:
 
 def _cells(c: dict[str, Any]) -> list[Any]:
     return [c["run"], c["killed"], c["survived"], c["timeout"], c["equivalent"],
-            c["unreachable"], c["incompetent"], _pct(c["score"])]
+            c["unreachable"], c["incompetent"], c["not-run"], _pct(c["score"])]
 
 
 def _pct(score: float | None) -> str:
