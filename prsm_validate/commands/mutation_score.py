@@ -28,7 +28,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rotate", metavar="DAY", help="the modules of day DAY (0-6, or "
                         "'today') of a 7-day rotation that covers every module each week")
     parser.add_argument("--budget", type=_duration, default=_duration("60m"),
-                        help="wall-time budget for the mutants, e.g. 90s, 60m, 2h (default 60m)")
+                        help="wall-time budget of the whole run, baseline included: no mutant "
+                             "starts that its baseline time says cannot end within it "
+                             "(e.g. 90s, 60m, 2h; default 60m)")
     parser.add_argument("--sample", type=int, default=5, help="mutants per module (default 5)")
     parser.add_argument("--seed", type=int, help="sampling and scenario seed (default: random, "
                         "printed)")

@@ -8,17 +8,16 @@ unreachable and incompetent mutants are left out, and so are the ones the budget
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
 from prsm_validate.mutation.catalogue import GOALS, SUBSYSTEMS
-from prsm_validate.report.html import CSS
 
 OUTCOMES = ("killed", "survived", "timeout", "equivalent", "unreachable", "incompetent",
             "not-run")
 TREND_FILE = "mutation-trend.jsonl"
+TEMPLATE = "mutation-score.html.j2"
 
 
 def counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -86,48 +85,16 @@ def load_trend(root: Path) -> list[dict[str, Any]]:
 
 
 def render(result: dict[str, Any], trend: list[dict[str, Any]]) -> str:
-    """``mutation-score.html``: the score table, each survivor's diff, the trend."""
-    e = html.escape
-    head = ["subsystem", "run", "killed", "survived", "timeout", "equivalent", "unreachable",
-            "incompetent", "not run (budget)", "score", "goal"]
-    rows = [[v["title"], *_cells(v), f"{v['goal']:.0%}"] for v in result["subsystems"].values()]
-    rows.append(["total", *_cells(result["total"]), ""])
-    body = [f"<h1>Mutation score {e(result['run_id'])}</h1>",
-            f"<p>Cosmic Ray {e(result['tool_version'])}; sample {result['sample']} per module, "
-            f"seed {result['seed']}, budget {result['budget_s']:.0f} s, wall time "
-            f"{result['wall_s']:.0f} s; baseline {result['baseline_s']:.0f} s.</p>",
-            _table(head, rows), "<h2>Modules</h2>",
-            _table(["module", *head[1:10]], [[m, *_cells(c)] for m, c in
-                                            result["modules"].items()]),
-            "<h2>Survivors</h2>", *_survivors(result["mutants"]),
-            "<h2>Trend</h2>",
-            _table(["run", "score", "mutants run"],
-                   [[t["run_id"], _pct(t["score"]), t["run"]] for t in trend])]
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>mutation score "
-            f"{e(result['run_id'])}</title><style>{CSS}</style></head><body>"
-            + "".join(body) + "</body></html>")
+    """``mutation-score.html`` (the template ``report/templates/mutation-score.html.j2``):
+    the score table, each survivor's diff, the trend."""
+    import jinja2
 
-
-def _cells(c: dict[str, Any]) -> list[Any]:
-    return [c["run"], c["killed"], c["survived"], c["timeout"], c["equivalent"],
-            c["unreachable"], c["incompetent"], c["not-run"], _pct(c["score"])]
+    env = jinja2.Environment(loader=jinja2.PackageLoader("prsm_validate.report", "templates"),
+                             autoescape=True)
+    survivors = [m for m in result["mutants"] if m["outcome"] in ("survived", "timeout")]
+    return env.get_template(TEMPLATE).render(r=result, trend=trend, survivors=survivors,
+                                             pct=_pct)
 
 
 def _pct(score: float | None) -> str:
     return "-" if score is None else f"{score:.0%}"
-
-
-def _table(head: list[str], rows: list[list[Any]]) -> str:
-    e = html.escape
-    return ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"
-            + "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>"
-                      for row in rows) + "</table>")
-
-
-def _survivors(mutants: list[dict[str, Any]]) -> list[str]:
-    e = html.escape
-    found = [m for m in mutants if m["outcome"] in ("survived", "timeout")]
-    if not found:
-        return ["<p>None.</p>"]
-    return [f"<h3>{e(m['id'])} ({e(m['outcome'])})</h3><p>reference_system/{e(m['module'])}"
-            f":{m['line']}</p><pre>{e(m['diff'])}</pre>" for m in found]
