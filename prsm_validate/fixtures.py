@@ -20,14 +20,6 @@ def _session(config: pytest.Config) -> Any:
     return config.stash[SESSION_KEY]
 
 
-def _mark_uses_prsm(request: pytest.FixtureRequest) -> None:
-    from prsm_validate.session import USES_PRSM
-
-    node = request.node
-    if isinstance(node, pytest.Item) and (USES_PRSM, True) not in node.user_properties:
-        node.user_properties.append((USES_PRSM, True))
-
-
 @pytest.fixture(scope="session")
 def prsm_settings(pytestconfig: pytest.Config) -> RunSettings:
     """The run's settings (target spec, seed, report root...)."""
@@ -63,28 +55,41 @@ def prsm_deployment(pytestconfig: pytest.Config) -> Iterator[Deployment]:
     try:
         yield deployment
     finally:
-        _release(pytestconfig, session, target)
+        _release(pytestconfig, session, target, deployment)
 
 
 def _announce_ready(config: pytest.Config, name: str, ready_s: float | None) -> None:
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and ready_s is not None:
-        reporter.write_line(f"prsm: target {name!r} ready in {ready_s:.2f}s")
+    from prsm_validate.terminal import announce
+
+    if ready_s is not None:
+        announce(config, f"prsm: target {name!r} ready in {ready_s:.2f}s")
 
 
-def _release(config: pytest.Config, session: Any, target: Any) -> None:
+def _release(config: pytest.Config, session: Any, target: Any, deployment: Any) -> None:
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
     if hasattr(target, "save_logs") and session.uses_prsm:
-        worker = getattr(config, "workerinput", {}).get("workerid", "")
-        target.save_logs(session.store.logs_path / worker)
+        target.save_logs(session.store.logs_path / ("" if worker == "main" else worker))
     if session.settings.keep and hasattr(target, "root"):
-        from prsm_validate.targets.local import detach_reaper, keep_instructions
-
-        detach_reaper(target)
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(keep_instructions(target))
+        _keep(config, session, target, deployment, worker)
         return
     target.stop()
+
+
+def _keep(config: pytest.Config, session: Any, target: Any, deployment: Any,
+          worker: str) -> None:
+    """Leave the system running; record it and say how to reach and stop it."""
+    from prsm_validate.targets import kept
+    from prsm_validate.targets.local import detach_reaper
+    from prsm_validate.terminal import announce
+
+    detach_reaper(target)
+    endpoints = {"api_url": deployment.api_url, **deployment.services,
+                 "nodes": [n.url for n in deployment.nodes]}
+    kept.write(session.store.path, worker, list(target.pids().values()), target.root,
+               endpoints)
+    announce(config, f"prsm: system left running (--prsm-keep): API {deployment.api_url}, "
+             f"data in {target.root}")
+    announce(config, f"prsm: stop it with: prsm-validate down {session.store.path}")
 
 
 @pytest.fixture
@@ -93,17 +98,16 @@ def prsm_history(request: pytest.FixtureRequest, pytestconfig: pytest.Config
     """This test's history, written to ``<run>/histories/<test>.jsonl``."""
     from prsm_validate.history import History
 
-    _mark_uses_prsm(request)
     session = _session(pytestconfig)
     history = History(session.store.history_path(request.node.nodeid))
+    if isinstance(request.node, pytest.Item) and history.path is not None:
+        from prsm_validate.report.allure import remember_history
+
+        remember_history(request.node, history.path)
     try:
         yield history
     finally:
         history.close()
-        from prsm_validate.report.allure import attach_file
-
-        if history.path is not None:
-            attach_file(pytestconfig, history.path, "history (JSON Lines)")
 
 
 @pytest.fixture

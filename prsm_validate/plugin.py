@@ -78,9 +78,11 @@ def pytest_configure(config: pytest.Config) -> None:
     seed = workerinput.get("prsm_seed") if workerinput else None
     settings = read_settings(config, seed)
     session = PrsmSession(config, settings, workerinput)
-    from prsm_validate.report import allure
+    from prsm_validate.report import allure, junit
 
     allure.enable(config)
+    if workerinput is None:
+        junit.enable(config)
     config.pluginmanager.register(session, "prsm-session")
     if settings.gate:
         from prsm_validate.gates.plugin import GatePlugin, load_gate
@@ -104,8 +106,9 @@ def pytest_prsm_make_target(config: pytest.Config, spec: object) -> object:
         return LocalTarget(LocalOptions(nodes=settings.nodes, keep=settings.keep))
     if spec.kind == "docker":
         from prsm_validate.targets.docker import DockerTarget
+        from prsm_validate.terminal import announce
 
-        return DockerTarget(nodes=settings.nodes)
+        return DockerTarget(nodes=settings.nodes, progress=lambda line: announce(config, line))
     if spec.kind == "remote":
         from prsm_validate.targets.remote import RemoteTarget
 

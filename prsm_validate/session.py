@@ -16,6 +16,7 @@ from prsm_validate.targets.base import FAULT_CAPABILITIES, fault_permission
 SETTINGS_KEY = pytest.StashKey[RunSettings]()
 SESSION_KEY = pytest.StashKey["PrsmSession"]()
 USES_PRSM = "prsm"  # user property marking a test that used the system under test
+FAILURE = "failure"  # user property: {"class", "cause"} of a failed phase
 
 
 class PrsmSession:
@@ -35,6 +36,10 @@ class PrsmSession:
         self.ready_s: float | None = None
         # Threshold results (gates, SLA markers) for the report's SLA table.
         self.thresholds: list[dict[str, Any]] = []
+        self.collected: list[str] = []  # node ids selected to run (the controller's view)
+        self.internal_errors: list[str] = []
+        self.gate_passed: bool | None = None  # set by the gate plugin
+        self.verdict: dict[str, Any] | None = None  # the summary, once written
         config.stash[SETTINGS_KEY] = settings
         config.stash[SESSION_KEY] = self
 
@@ -46,11 +51,34 @@ class PrsmSession:
         return [f"prsm: target={spec.name} (kind {spec.kind}, profile {spec.profile}) "
                 f"seed={self.settings.seed} report={self.store.path}"]
 
+    def pytest_sessionstart(self) -> None:
+        """The run's seed and target on the JUnit report."""
+        from prsm_validate.report import junit
+
+        junit.add_properties(self.config, {"prsm.seed": str(self.settings.seed),
+                                           "prsm.target": self.settings.spec.name,
+                                           "prsm.run": self.store.run_id})
+
+    # what is collected and what breaks -----------------------------------------------------
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Remember what was selected to run (a test that never reports did not run)."""
+        if session.items:
+            self.collected = [item.nodeid for item in session.items]
+
+    def pytest_internalerror(self, excrepr: Any) -> None:
+        """An internal error makes the run's verdict ERROR (its last line is the cause)."""
+        lines = [line for line in str(excrepr).splitlines() if line.strip()]
+        self.internal_errors.append((lines[-1] if lines else "unknown").removeprefix("E   ")
+                                    .strip()[:300])
+
     # skips ---------------------------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """Skip, with the reason, what the target cannot or may not do."""
+        if _uses_prsm(item):  # marked before any fixture starts: a failed start is reported
+            item.user_properties.append((USES_PRSM, True))
         spec = self.settings.spec
         needed = {c for m in item.iter_markers("requires") for c in m.args}
         missing = sorted(needed - spec.capabilities)
@@ -65,6 +93,33 @@ class PrsmSession:
                 pytest.skip(reason)
 
     # outcomes ------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Any:
+        """Once the test's fixtures are torn down (histories closed), attach its histories to
+        its own Allure result."""
+        try:
+            return (yield)
+        finally:
+            from prsm_validate.report.allure import attach_histories
+
+            attach_histories(self.config, item)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Any:
+        """A failed phase gets its failure class and one-line cause (after the SLA plugin
+        has judged the test: this wrapper is the outermost)."""
+        report: pytest.TestReport = yield
+        if report.failed:
+            from prsm_validate.report.failures import classify
+
+            exc = call.excinfo.value if call.excinfo is not None else None
+            breach = ("sla_breach", True) in report.user_properties
+            kind, cause = classify(exc, report.longreprtext,
+                                   {m.name for m in item.iter_markers()}, breach, call.when)
+            report.user_properties.append((FAILURE, {"class": kind, "cause": cause}))
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect each test's outcome (also the workers', under xdist)."""
@@ -83,28 +138,36 @@ class PrsmSession:
             mine[-1].setdefault("properties", {}).update(late)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Write summary.json and junit.xml when the run used the system under test."""
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Write summary.json and report.html when the run used the system under test, and
+        make the exit status agree with the run's verdict."""
         from prsm_validate.report import allure
 
         if self.is_worker:  # the controller decides whether the run folder stays
             allure.finish(self.config, self.store.path)
             return
+        from prsm_validate.report import junit
+
         allure.finish(self.config, self.store.path if self.uses_prsm else None)
         if not self.uses_prsm:
+            junit.finish(self.config, None)
             if self.store.path.exists():  # only workers' Allure results: no run to report
                 shutil.rmtree(self.store.path, ignore_errors=True)
             return
-        from prsm_validate.report.junit import write_junit
-
         self.store.create()
-        summary = self.summary(int(exitstatus))
+        junit.finish(self.config, self.store.junit_path)
+        summary = self.summary(int(session.exitstatus))
+        session.exitstatus = summary["exit_status"]
+        self.verdict = summary
         self.config.hook.pytest_prsm_run_summary(config=self.config, summary=summary)
         self.store.write_json("summary.json", summary)
         self.store.write_json("faults.json", _fault_schedule(self.reports))
-        write_junit(self.store.junit_path, self.reports, self.store.run_id,
-                    {"prsm.seed": str(self.settings.seed), "prsm.target": self.settings.spec.name})
         write_html(self.store, summary)
+        if session.exitstatus == pytest.ExitCode.INTERNAL_ERROR:  # no terminal summary follows
+            from prsm_validate.terminal import announce
+
+            for line in self.closing_lines():
+                announce(self.config, line)
 
     def record_deployment(self, worker: str) -> None:
         """Write this process's deployment description (xdist workers each have one)."""
@@ -120,33 +183,51 @@ class PrsmSession:
         return [json.loads(f.read_text()) for f in files]
 
     def summary(self, exitstatus: int) -> dict[str, Any]:
-        """The run summary written to summary.json."""
+        """The run summary written to summary.json (``exit_status`` agrees with ``verdict``)."""
+        from prsm_validate.report.failures import counts as failure_counts
+        from prsm_validate.report.verdict import decide
+
         counts: dict[str, int] = {}
         for r in self.reports:
             counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+        reported = {r["nodeid"] for r in self.reports}
+        not_run = [nodeid for nodeid in self.collected if nodeid not in reported]
+        verdict = decide(exitstatus, counts, not_run, self.internal_errors, self.gate_passed)
         return {
             "run_id": self.store.run_id, "started": self.started, "finished": time.time(),
-            "exit_status": exitstatus, "seed": self.settings.seed,
+            "exit_status": verdict.exit_status, "pytest_exit_status": exitstatus,
+            **verdict.to_json(), "not_run": not_run, "internal_errors": self.internal_errors,
+            "seed": self.settings.seed,
             "target": {"name": self.settings.spec.name, "kind": self.settings.spec.kind,
                        "profile": self.settings.spec.profile},
             "deployments": self._deployments(), "counts": counts, "tests": self.reports,
+            "failure_classes": failure_counts(self.reports),
             "python": sys.version.split()[0], "argv": list(self.config.invocation_params.args),
             "versions": _versions(), "thresholds": self.thresholds + [
                 {**r, "name": f"{t['nodeid'].split('::')[-1]}: {r['name']}"}
                 for t in self.reports for r in (t.get("properties") or {}).get("sla", [])],
         }
 
-    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
-        """Where the report is, and how to replay a failing run."""
-        if self.is_worker:
-            return
-        if self.uses_prsm:
-            terminalreporter.write_line(f"prsm report: {self.store.path}")
-        if exitstatus not in (0, 5) and self.uses_prsm:
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """The run's verdict, where the report is, and how to replay a failing run."""
+        if not self.is_worker:
+            for line in self.closing_lines():
+                terminalreporter.write_line(line)
+
+    def closing_lines(self) -> list[str]:
+        """Verdict, report folder and (unless it passed) the replay command."""
+        if self.verdict is None:
+            return []
+        verdict = self.verdict
+        why = "; ".join(verdict["reasons"])
+        lines = _failure_lines(self.reports)
+        lines += [f"prsm verdict: {verdict['verdict']}" + (f" ({why})" if why else ""),
+                  f"prsm report: {self.store.path}"]
+        if verdict["verdict"] != "PASS":
             args = " ".join(a for a in self.config.invocation_params.args
                             if not a.startswith("--prsm-seed"))
-            terminalreporter.write_line(
-                f"prsm replay: pytest --prsm-seed={self.settings.seed} {args}".rstrip())
+            lines.append(f"prsm replay: pytest --prsm-seed={self.settings.seed} {args}".rstrip())
+        return lines
 
 
 def write_html(store: RunStore, summary: dict[str, Any]) -> None:
@@ -168,6 +249,35 @@ class XdistHooks:
         """Hand the controller's run id and seed to a worker."""
         node.workerinput["prsm_run_id"] = self.session.store.run_id
         node.workerinput["prsm_seed"] = self.session.settings.seed
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """Every worker collects the same tests: the first list is what should run."""
+        if not self.session.collected:
+            self.session.collected = list(ids)
+
+
+PRSM_FIXTURES = ("prsm_deployment", "prsm_history")
+
+
+def _failure_lines(tests: list[dict[str, Any]]) -> list[str]:
+    """Failures per class, then one line per failure: class, test, cause."""
+    from prsm_validate.report.failures import counts
+
+    per_class = counts(tests)
+    if not per_class:
+        return []
+    lines = ["prsm failures: " + ", ".join(f"{n} {c}" for c, n in per_class.items())]
+    for test in tests:
+        if test.get("failure"):
+            lines.append(f"  {test['failure']['class']:12} {test['nodeid']}: "
+                         f"{test['failure']['cause']}")
+    return lines
+
+
+def _uses_prsm(item: pytest.Item) -> bool:
+    """The test needs the system under test (or records a history)."""
+    names = getattr(item, "fixturenames", ())
+    return any(name in names for name in PRSM_FIXTURES)
 
 
 def _fault_schedule(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -200,7 +310,11 @@ def _outcome(report: pytest.TestReport) -> dict[str, Any]:
         entry["reason"] = str(report.longrepr[2]).removeprefix("Skipped: ")
     elif report.failed:
         entry["message"] = report.longreprtext[-4000:]
-    props = {k: v for k, v in report.user_properties if k not in (USES_PRSM, "sla_breach")}
+    props = {k: v for k, v in report.user_properties
+             if k not in (USES_PRSM, "sla_breach", FAILURE)}
+    failure = [v for k, v in report.user_properties if k == FAILURE]
+    if failure and report.failed:
+        entry["failure"] = failure[-1]
     if props:
         entry["properties"] = props
     return entry

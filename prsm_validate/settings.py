@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from prsm_validate.targets.base import LOCAL_CAPABILITIES
 from prsm_validate.targets.config import (
     TargetConfigError,
     TargetSpec,
     default_targets_file,
     resolve_target,
 )
-from prsm_validate.targets.local import LocalTarget
 
 OPTIONS = (
     # (name, kind, default, help)
     ("target", str, "local",
-     "target: local (default), docker, k8s, or a name from the targets file"),
+     "target: local (default), docker, or a name from the targets file"),
     ("targets-file", str, None, "targets file (default prsm-targets.yaml at the rootdir, "
      "else fixtures/targets.yaml)"),
     ("nodes", int, 4, "PBFT cluster size for targets the harness starts (default 4, f=(N-1)//3)"),
@@ -63,6 +63,11 @@ def read_settings(config: pytest.Config, seed: int | None = None) -> RunSettings
     targets_file = Path(str(file_opt)) if file_opt else default_targets_file(rootdir)
     if file_opt and not targets_file.is_absolute():
         targets_file = Path(config.invocation_params.dir) / targets_file
+    if file_opt and not targets_file.is_file():
+        raise pytest.UsageError(
+            f"--prsm-targets-file={file_opt}: {targets_file} is not a file; give an existing "
+            "YAML targets file, or leave the option out to use prsm-targets.yaml at the "
+            "rootdir (else fixtures/targets.yaml)")
     spec = _resolve(str(_value(config, "target", str, "local")), targets_file)
     report_opt = config.getoption("prsm_report")
     report_root = Path(str(_value(config, "report", str, "reports")))
@@ -82,7 +87,7 @@ def read_settings(config: pytest.Config, seed: int | None = None) -> RunSettings
 
 def _resolve(name: str, targets_file: Path) -> TargetSpec:
     try:
-        spec = resolve_target(name, targets_file, LocalTarget.capabilities)
+        spec = resolve_target(name, targets_file, LOCAL_CAPABILITIES)
         if spec.kind == "remote":
             spec.credentials()  # fail now, not in the first test, when a variable is missing
         return spec

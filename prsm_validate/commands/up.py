@@ -21,14 +21,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="PBFT cluster size (3f+1, at least 4; used once the cluster is on)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object describing every endpoint instead of text")
+    parser.add_argument("--env-file", type=Path, default=None,
+                        help="also write PRSM_USERNAME, PRSM_PASSWORD and PRSM_API_URL to this "
+                        "file (mode 0600) for `set -a; . FILE` (default: env in the data dir)")
+
+
+def _private(path: Path, text: str) -> Path:
+    """Write ``text`` to a file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    return path
 
 
 def _write_credentials(root: Path, username: str, password: str) -> Path:
-    path = root / "credentials.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump({"username": username, "password": password}, out)
-    return path
+    return _private(root / "credentials.json",
+                    json.dumps({"username": username, "password": password}))
+
+
+def _write_env(path: Path, username: str, password: str, api_url: str) -> Path:
+    """The variables the plain locustfile (and other tools) read, shell-quoted."""
+    import shlex
+
+    return _private(path, "".join(f"{k}={shlex.quote(v)}\n" for k, v in (
+        ("PRSM_USERNAME", username), ("PRSM_PASSWORD", password), ("PRSM_API_URL", api_url))))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +69,11 @@ def run(args: argparse.Namespace) -> int:
         info = deployment.describe()
         info["ready_s"] = round(target.ready_s or 0.0, 3)
         # The password goes to a private file, never to the terminal.
-        info["credentials_file"] = str(_write_credentials(
-            target.root, deployment.credentials.username, deployment.credentials.password))
+        creds = deployment.credentials
+        info["credentials_file"] = str(_write_credentials(target.root, creds.username,
+                                                          creds.password))
+        info["env_file"] = str(_write_env(args.env_file or target.root / "env", creds.username,
+                                          creds.password, deployment.api_url))
         _print(info, args.json)
         stop.wait()
     finally:
@@ -77,4 +96,7 @@ def _print(info: dict[str, object], as_json: bool) -> None:
         for key, what in (("gateway", "load-balanced API"), ("fault_proxy", "Toxiproxy API")):
             if services.get(key):
                 print(f"  {key:17} {services[key]} ({what})")
-    print(f"  {'pids':17} {info['pids']}", flush=True)
+    print(f"  {'pids':17} {info['pids']}")
+    print("Locust's own UI on this system (the password stays in the 0600 env file):")
+    print(f"  set -a; . {info['env_file']}; set +a")
+    print(f"  locust -f scenarios/load/locustfile.py --host {info['api_url']}", flush=True)

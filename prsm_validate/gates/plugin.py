@@ -73,6 +73,7 @@ class GatePlugin:
             {"source": f"gate {self.gate.name}", "name": c["id"], "threshold": c["threshold"],
              "measured": c.get("measured"), "verdict": c["verdict"]}
             for c in self.verdict["criteria"] if c.get("threshold")]
+        self.session.gate_passed = self.verdict["verdict"] == "pass"
         if self.verdict["verdict"] != "pass":
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -77,13 +77,26 @@ def finish(config: pytest.Config, run_dir: Path | None) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
 
 
-def attach_file(config: pytest.Config, path: Path, name: str) -> None:
-    """Attach a file to the current test's Allure result, when this session records one."""
+HISTORIES_KEY = pytest.StashKey[list[Path]]()
+JSON_LINES = ("text/plain", "jsonl")  # Allure shows text/plain inline; the file says .jsonl
+
+
+def remember_history(item: pytest.Item, path: Path) -> None:
+    """Attach ``path`` to ``item``'s Allure result once its teardown is over."""
+    item.stash.setdefault(HISTORIES_KEY, []).append(path)
+
+
+def attach_histories(config: pytest.Config, item: pytest.Item) -> None:
+    """Attach the item's histories to its own test result (called after its teardown, when
+    every fixture step has ended, so the test result is Allure's current item)."""
     if SCRATCH_KEY not in config.stash:
         return
     try:
         import allure
     except ImportError:
         return
-    if path.exists() and path.stat().st_size:
-        allure.attach.file(str(path), name=name, attachment_type=allure.attachment_type.JSON)
+    mime, extension = JSON_LINES
+    for path in item.stash.get(HISTORIES_KEY, []):
+        if path.exists() and path.stat().st_size:
+            allure.attach.file(str(path), name="history (JSON Lines)", attachment_type=mime,
+                               extension=extension)

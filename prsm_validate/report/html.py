@@ -1,151 +1,139 @@
 """``report.html``: one self-contained page per run (inline CSS and SVG, no network).
 
-Sections: overall verdict, gate verdicts, every test with its outcome and the reason of every
-skip or failure, recorded figures, latency/throughput plots with fault windows shaded, the fault
-timeline, trends across runs, and the environment.
+The page is the Jinja2 template ``templates/report.html.j2`` (autoescaped); this module only
+gathers what it shows from the run folder. Sections: the verdict with its reasons, failures by
+class with a one-line cause each, gate verdicts, SLA thresholds with units and the machine's
+floor, every scenario with the reason of every skip or failure, latency/throughput plots with
+fault windows shaded, the fault timeline, trends across runs, and the environment.
 """
 
 from __future__ import annotations
 
-import html
 import json
+import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from prsm_validate.report import plots
 
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1f2328;max-width:1100px}
-h1{font-size:22px}h2{font-size:17px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
-table{border-collapse:collapse;width:100%;margin:8px 0}td,th{border:1px solid #d0d7de;
-padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f6f8fa}
-.passed,.pass{color:#1a7f37;font-weight:600}.failed,.error,.fail{color:#cf222e;font-weight:600}
-.skipped,.unknown,.not-measured,.manual{color:#9a6700;font-weight:600}
-.verdict{font-size:20px;padding:8px 12px;border-radius:6px;display:inline-block}
-.v-pass{background:#dafbe1}.v-fail{background:#ffebe9}pre{white-space:pre-wrap;font-size:12px;
-max-height:220px;overflow:auto;background:#f6f8fa;padding:6px}
-"""
+TEMPLATE = "report.html.j2"
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value))
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    # Lenient undefined: a key that an older run's summary lacks renders empty.
+    env = jinja2.Environment(loader=jinja2.PackageLoader("prsm_validate.report", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["breakable"] = _breakable
+    return env
+
+
+def _breakable(text: object) -> Any:
+    """A test id or metric name that wraps after ``/``, ``::``, ``_``, ``.`` or ``[``, never
+    inside a word."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"(/|::|_|\.|\[|,)", r"\1<wbr>", str(escape(text))))
 
 
 def overall(summary: dict[str, Any]) -> str:
-    """PASS when nothing failed or errored and something passed; otherwise FAIL."""
-    counts = summary.get("counts", {})
-    bad = counts.get("failed", 0) + counts.get("error", 0)
-    return "PASS" if not bad and counts.get("passed", 0) else "FAIL"
+    """The run's verdict as decided when it ended (:mod:`prsm_validate.report.verdict`)."""
+    if "verdict" in summary:
+        return str(summary["verdict"])
+    from prsm_validate.report.verdict import decide  # a summary from before verdicts
+
+    return decide(summary.get("exit_status", 0), summary.get("counts", {}), [], []).verdict
 
 
 def render(run_dir: Path, trend: list[dict[str, Any]] | None = None) -> str:
     """The HTML page of the run stored in ``run_dir``."""
     summary = json.loads((run_dir / "summary.json").read_text())
     gates = [json.loads(p.read_text()) for p in sorted(run_dir.glob("gate-*.json"))]
-    verdict = overall(summary)
-    body = [
-        f"<h1>prsm-validate run {_e(summary['run_id'])}</h1>",
-        f'<p><span class="verdict v-{verdict.lower()}">{verdict}</span> '
-        f"{_e(_counts_text(summary))} — target <b>{_e(summary['target'].get('name'))}</b>"
-        f" ({_e(summary['target'].get('kind'))}), seed {_e(summary['seed'])}</p>",
-        _gates_section(gates), _sla_section(summary), _tests_section(summary),
-        _plots_section(run_dir, summary),
-        _trend_section(trend or []), _environment_section(summary),
-    ]
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>prsm-validate "
-            f"{_e(summary['run_id'])} {verdict}</title><style>{CSS}</style></head><body>"
-            + "".join(body) + "</body></html>")
+    return _environment().get_template(TEMPLATE).render(
+        **_context(summary, gates, run_dir, trend or []))
+
+
+def _context(summary: dict[str, Any], gates: list[dict[str, Any]], run_dir: Path,
+             trend: list[dict[str, Any]]) -> dict[str, Any]:
+    plots_, timeline = _plots(run_dir)
+    tests = [_test(t) for t in summary.get("tests", [])]
+    return {
+        "run_id": summary["run_id"], "verdict": overall(summary),
+        "reasons": summary.get("reasons", []), "counts_text": _counts_text(summary),
+        "target": {"profile": None, **summary.get("target", {})}, "seed": summary.get("seed"),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary["started"])),
+        "duration": f"{summary['finished'] - summary['started']:.0f}s",
+        "failure_classes": summary.get("failure_classes", {}),
+        "failures": [{"class": t["failure"]["class"], "nodeid": t["nodeid"],
+                      "cause": t["failure"]["cause"]} for t in tests if t.get("failure")],
+        "gates": gates, "thresholds": [_threshold(t) for t in summary.get("thresholds") or []],
+        "tests": tests, "plots": plots_, "timeline": timeline,
+        "trend_plots": _trend_plots(trend), "python": summary.get("python"),
+        "versions": ", ".join(f"{k} {v}" for k, v in (summary.get("versions") or {}).items()),
+        "argv": " ".join(summary.get("argv", [])),
+        "deployments": [_deployment(d) for d in summary.get("deployments", [])],
+    }
 
 
 def _counts_text(summary: dict[str, Any]) -> str:
-    counts = summary.get("counts", {})
+    counts = dict(summary.get("counts", {}))
+    if summary.get("not_run"):
+        counts["not run"] = len(summary["not_run"])
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no tests"
 
 
-def _gates_section(gates: list[dict[str, Any]]) -> str:
-    if not gates:
-        return ""
-    parts = ["<h2>Gates</h2>"]
-    for gate in gates:
-        parts.append(f"<h3>{_e(gate['gate'])}: <span class='{_e(gate['verdict'])}'>"
-                     f"{_e(gate['verdict'].upper())}</span> — {_e(gate.get('title', ''))}</h3>")
-        rows = "".join(
-            f"<tr><td>{_e(c['id'])}</td><td>{_e(c['kind'])}</td><td>{_e(c['description'])}</td>"
-            f"<td class='{_e(c['verdict'])}'>{_e(c['verdict'])}</td><td>{_e(c.get('measured'))}"
-            f"</td><td>{_e(c.get('threshold', ''))}</td><td>{_e(c.get('reason', ''))}</td></tr>"
-            for c in gate["criteria"])
-        parts.append("<table><tr><th>criterion</th><th>kind</th><th>what</th><th>verdict</th>"
-                     f"<th>measured</th><th>threshold</th><th>evidence / reason</th></tr>{rows}"
-                     "</table>")
-    return "".join(parts)
+def _test(test: dict[str, Any]) -> dict[str, Any]:
+    props = test.get("properties")
+    return {"failure": None, "reason": None, "message": None, **test,
+            "properties_json": json.dumps(props, indent=1) if props else ""}
 
 
-def _sla_section(summary: dict[str, Any]) -> str:
-    thresholds = summary.get("thresholds") or []
-    if not thresholds:
-        return "<h2>SLA thresholds</h2><p>No thresholds were evaluated in this run.</p>"
-    rows = "".join(
-        f"<tr><td>{_e(t['source'])}</td><td>{_e(t['name'])}</td><td>{_e(t['threshold'])}</td>"
-        f"<td>{_e(t.get('measured'))}</td><td class='{_e(t['verdict'])}'>{_e(t['verdict'])}"
-        f"</td></tr>" for t in thresholds)
-    return ("<h2>SLA thresholds</h2><table><tr><th>source</th><th>name</th><th>threshold</th>"
-            f"<th>measured</th><th>verdict</th></tr>{rows}</table>")
+def _threshold(t: dict[str, Any]) -> dict[str, Any]:
+    from prsm_validate.sla.evaluate import duration_text
+
+    measured = t.get("measured_text") or ("" if t.get("measured") is None else t["measured"])
+    floor = t.get("floor")
+    unit_text = duration_text if t.get("unit") == "ms" else str
+    detail = t.get("reason") or t.get("window") or ""
+    if t.get("floor_note") and not t.get("machine_floor"):
+        detail = f"{detail}; {t['floor_note']}"
+    return {**t, "measured_text": measured, "detail": detail,
+            "floor_text": "" if floor is None else unit_text(floor)}
 
 
-def _tests_section(summary: dict[str, Any]) -> str:
-    rows = []
-    for test in summary.get("tests", []):
-        detail = test.get("reason") or test.get("message", "")
-        props = test.get("properties")
-        rows.append(
-            f"<tr><td>{_e(test['nodeid'])}</td><td class='{_e(test['outcome'])}'>"
-            f"{_e(test['outcome'])}</td><td>{test['duration_s']:.2f}s</td><td>"
-            + (f"<pre>{_e(detail)}</pre>" if detail else "")
-            + (f"<pre>{_e(json.dumps(props, indent=1))}</pre>" if props else "")
-            + "</td></tr>")
-    return ("<h2>Scenarios</h2><table><tr><th>scenario</th><th>outcome</th><th>time</th>"
-            f"<th>reason, witness and figures</th></tr>{''.join(rows)}</table>")
-
-
-def _plots_section(run_dir: Path, summary: dict[str, Any]) -> str:
-    parts, timeline = ["<h2>Latency and throughput (fault windows shaded)</h2>"], []
+def _plots(run_dir: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    found, timeline = [], []
     for path in sorted((run_dir / "histories").glob("*.jsonl")):
         samples, windows = plots.read_history(path)
-        timeline += [(path.stem, w) for w in windows]
+        timeline += [{"test": path.stem, "kind": w.kind, "target": w.target,
+                      "start": f"{w.start_s:.2f}s",
+                      "end": "still in force" if w.end_s is None else f"{w.end_s:.2f}s"}
+                     for w in windows]
         if len(samples) < 20 and not windows:
             continue
-        parts.append(f"<h3>{_e(path.stem)}</h3>{plots.latency_plot(samples, windows)}"
-                     f"{plots.throughput_plot(samples, windows)}")
-    if len(parts) == 1:
-        parts.append("<p>No scenario recorded enough operations to plot.</p>")
-    rows = "".join(f"<tr><td>{_e(test)}</td><td>{_e(w.kind)}</td><td>{_e(w.target)}</td>"
-                   f"<td>{w.start_s:.2f}s</td><td>"
-                   f"{'still in force' if w.end_s is None else f'{w.end_s:.2f}s'}</td></tr>"
-                   for test, w in timeline)
-    parts.append("<h2>Fault timeline</h2>" + (
-        f"<table><tr><th>scenario</th><th>fault</th><th>target</th><th>from</th><th>until</th>"
-        f"</tr>{rows}</table>" if rows else "<p>No faults were injected in this run.</p>"))
-    return "".join(parts)
+        found.append({"name": path.stem, "latency": plots.latency_plot(samples, windows),
+                      "throughput": plots.throughput_plot(samples, windows)})
+    return found, timeline
 
 
-def _trend_section(trend: list[dict[str, Any]]) -> str:
+def _trend_plots(trend: list[dict[str, Any]]) -> list[str]:
     if not trend:
-        return ""
+        return []
     ratio = [t["passed"] / t["total"] if t.get("total") else None for t in trend]
-    ready = [t.get("ready_s") for t in trend]
-    duration = [t.get("duration_s") for t in trend]
-    return ("<h2>Trends across runs</h2>" + plots.trend_plot(ratio, "pass ratio")
-            + plots.trend_plot(ready, "time to ready (s)")
-            + plots.trend_plot(duration, "run duration (s)"))
+    return [plots.trend_plot(ratio, "pass ratio"),
+            plots.trend_plot([t.get("ready_s") for t in trend], "time to ready (s)"),
+            plots.trend_plot([t.get("duration_s") for t in trend], "run duration (s)")]
 
 
-def _environment_section(summary: dict[str, Any]) -> str:
-    deployments = summary.get("deployments", [])
-    rows = "".join(f"<tr><td>{_e(d.get('worker'))}</td><td>{_e(d.get('api_url'))}</td>"
-                   f"<td>{_e(', '.join(d.get('capabilities', [])))}</td><td>"
-                   f"{_e(round(d.get('ready_s') or 0, 3))}s</td></tr>" for d in deployments)
-    versions = ", ".join(f"{k} {v}" for k, v in (summary.get("versions") or {}).items())
-    return (f"<h2>Environment</h2><p>python {_e(summary.get('python'))}; {_e(versions)}; "
-            f"command: <code>pytest {_e(' '.join(summary.get('argv', [])))}</code></p>"
-            "<table><tr><th>worker</th><th>API</th><th>capabilities</th><th>ready in</th></tr>"
-            f"{rows}</table>")
+def _deployment(d: dict[str, Any]) -> dict[str, Any]:
+    ready = d.get("ready_s")
+    identity = d.get("identity")
+    return {"worker": d.get("worker"), "api_url": d.get("api_url"),
+            "capabilities": d.get("capabilities", []),
+            "ready_text": "" if ready is None else f"{ready:.2f}s", "identity": identity,
+            "identity_json": json.dumps(identity, indent=1) if identity else ""}

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-W, H, PAD = 720, 220, 44
+W, H = 760, 250
+LEFT, RIGHT, TOP, BOTTOM = 58, 14, 30, 40  # the top band holds fault labels
+LABEL_ROWS = 2
 COLORS = {"ok": "#1a7f37", "fail": "#cf222e", "info": "#9a6700"}
 
 
@@ -68,29 +71,62 @@ def _scale(lo: float, hi: float, out_lo: float, out_hi: float):
     return lambda v: out_lo + (v - lo) / span * (out_hi - out_lo)
 
 
-def _frame(title: str, x_label: str, y_label: str, y_max: float, x_max: float) -> list[str]:
-    return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
-        f'role="img" aria-label="{html.escape(title)}">',
-        f'<rect x="{PAD}" y="10" width="{W - PAD - 10}" height="{H - PAD - 10}" '
-        'fill="#fff" stroke="#d0d7de"/>',
-        f'<text x="{PAD}" y="{H - 8}" font-size="11">{html.escape(x_label)} (0 .. '
-        f'{x_max:.1f})</text>',
-        f'<text x="4" y="22" font-size="11">{y_max:.1f}</text>',
-        f'<text x="4" y="{H - PAD}" font-size="11">0</text>',
-        f'<text x="{W - 220}" y="24" font-size="11">{html.escape(y_label)}</text>',
-    ]
+def nice_ticks(hi: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 to at least ``hi`` (1, 2 or 5 times a power of ten apart)."""
+    if hi <= 0:
+        return [0.0, 1.0]
+    raw = hi / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return [i * step for i in range(math.ceil(hi / step - 1e-9) + 1)]
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def _frame(title: str, x_label: str, y_label: str, x_ticks: list[float],
+           y_ticks: list[float], sx, sy) -> list[str]:
+    """Axes with ticks and grid lines, axis titles outside the plot area."""
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" '
+             f'style="max-width:{W}px" role="img" aria-label="{html.escape(title)}">',
+             f'<rect x="{LEFT}" y="{TOP}" width="{W - LEFT - RIGHT}" '
+             f'height="{H - TOP - BOTTOM}" fill="#fff" stroke="#d0d7de"/>']
+    for y in y_ticks:
+        py = sy(y)
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{py:.1f}" y2="{py:.1f}" '
+                     'stroke="#eaeef2"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" font-size="11" '
+                     f'text-anchor="end" fill="#57606a">{_tick_text(y)}</text>')
+    for x in x_ticks:
+        px = sx(x)
+        parts.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{H - BOTTOM}" '
+                     f'y2="{H - BOTTOM + 4}" stroke="#8c959f"/>')
+        parts.append(f'<text x="{px:.1f}" y="{H - BOTTOM + 16}" font-size="11" '
+                     f'text-anchor="middle" fill="#57606a">{_tick_text(x)}</text>')
+    parts.append(f'<text x="{(LEFT + W - RIGHT) / 2:.0f}" y="{H - 4}" font-size="11" '
+                 f'text-anchor="middle">{html.escape(x_label)}</text>')
+    parts.append(f'<text transform="translate(12,{(TOP + H - BOTTOM) / 2:.0f}) rotate(-90)" '
+                 f'font-size="11" text-anchor="middle">{html.escape(y_label)}</text>')
+    return parts
 
 
 def _shade(windows: Sequence[FaultWindow], sx, x_max: float) -> list[str]:
-    parts = []
+    """Fault windows shaded on the plot; their labels in rows above it, never on the data
+    and never on each other (a label that would overlap moves to the next row)."""
+    parts, row_ends = [], [float("-inf")] * LABEL_ROWS
     for w in windows:
         x0, x1 = sx(w.start_s), sx(w.end_s if w.end_s is not None else x_max)
         label = html.escape(f"{w.kind} {w.target}")
-        parts.append(f'<rect x="{x0:.1f}" y="10" width="{max(2.0, x1 - x0):.1f}" '
-                     f'height="{H - PAD - 10}" fill="#ffd8b5" opacity="0.6">'
+        parts.append(f'<rect x="{x0:.1f}" y="{TOP}" width="{max(2.0, x1 - x0):.1f}" '
+                     f'height="{H - TOP - BOTTOM}" fill="#ffd8b5" opacity="0.6">'
                      f"<title>{label}</title></rect>")
-        parts.append(f'<text x="{x0 + 2:.1f}" y="{H - PAD - 4}" font-size="10" '
+        width = 6.2 * len(label)
+        row = next((r for r, end in enumerate(row_ends) if x0 > end + 4), None)
+        if row is None:
+            continue  # no room: the shaded window still carries its label as a tooltip
+        row_ends[row] = x0 + width
+        parts.append(f'<text x="{x0:.1f}" y="{12 + 12 * row}" font-size="10" '
                      f'fill="#953800">{label}</text>')
     return parts
 
@@ -98,14 +134,26 @@ def _shade(windows: Sequence[FaultWindow], sx, x_max: float) -> list[str]:
 def latency_plot(samples: Sequence[Sample], windows: Sequence[FaultWindow]) -> str:
     """Latency of every operation against its start time, coloured by outcome."""
     x_max = max([s.start_s for s in samples] + [w.end_s or 0 for w in windows] + [1e-3])
-    y_max = max([s.latency_ms for s in samples] + [1e-3])
-    sx, sy = _scale(0, x_max, PAD, W - 10), _scale(0, y_max, H - PAD, 10)
-    parts = _frame("latency", "time (s)", "latency (ms) per operation", y_max, x_max)
+    x_ticks = nice_ticks(x_max)
+    y_ticks = nice_ticks(max([s.latency_ms for s in samples] + [1e-3]))
+    sx = _scale(0, x_ticks[-1], LEFT, W - RIGHT)
+    sy = _scale(0, y_ticks[-1], H - BOTTOM, TOP)
+    parts = _frame("latency", "time since the test began (s)", "latency (ms)", x_ticks,
+                   y_ticks, sx, sy)
     parts += _shade(windows, sx, x_max)
     for s in samples:
         parts.append(f'<circle cx="{sx(s.start_s):.1f}" cy="{sy(s.latency_ms):.1f}" r="2" '
                      f'fill="{COLORS.get(s.type, "#57606a")}"/>')
-    return "".join(parts) + "</svg>"
+    return "".join(parts) + _legend() + "</svg>"
+
+
+def _legend() -> str:
+    items = []
+    for i, (kind, colour) in enumerate(COLORS.items()):
+        x = W - RIGHT - 150 + 50 * i
+        items.append(f'<circle cx="{x}" cy="{H - 6}" r="3" fill="{colour}"/>'
+                     f'<text x="{x + 6}" y="{H - 2}" font-size="10">{kind}</text>')
+    return "".join(items)
 
 
 def throughput_plot(samples: Sequence[Sample], windows: Sequence[FaultWindow],
@@ -122,9 +170,11 @@ def throughput_plot(samples: Sequence[Sample], windows: Sequence[FaultWindow],
         counts[int(s.start_s / bucket_s)] += 1
     last = max(x_max - (len(counts) - 1) * bucket_s, bucket_s / 10)
     rates = [c / bucket_s for c in counts[:-1]] + [counts[-1] / last]
-    top = max([*rates, 1.0])
-    sx, sy = _scale(0, x_max, PAD, W - 10), _scale(0, top, H - PAD, 10)
-    parts = _frame("throughput", "time (s)", "operations per second", top, x_max)
+    x_ticks, y_ticks = nice_ticks(x_max), nice_ticks(max([*rates, 1.0]))
+    sx = _scale(0, x_ticks[-1], LEFT, W - RIGHT)
+    sy = _scale(0, y_ticks[-1], H - BOTTOM, TOP)
+    parts = _frame("throughput", "time since the test began (s)", "operations / s", x_ticks,
+                   y_ticks, sx, sy)
     parts += _shade(windows, sx, x_max)
     points = " ".join(f"{sx(i * bucket_s):.1f},{sy(r):.1f}" for i, r in enumerate(rates))
     parts.append(f'<polyline points="{points}" fill="none" stroke="#0969da" stroke-width="2"/>')

@@ -14,8 +14,11 @@ def trend_entry(summary: dict[str, Any]) -> dict[str, Any]:
     counts = summary.get("counts", {})
     ready = [d.get("ready_s") for d in summary.get("deployments", []) if d.get("ready_s")]
     return {"run_id": summary["run_id"], "finished": summary["finished"],
-            "target": summary["target"].get("name"), "total": sum(counts.values()),
+            "target": summary["target"].get("name"), "verdict": summary.get("verdict"),
+            "exit_status": summary.get("exit_status"),
+            "total": sum(counts.values()) + len(summary.get("not_run", [])),
             "passed": counts.get("passed", 0), "failed": counts.get("failed", 0),
+            "errors": counts.get("error", 0), "not_run": len(summary.get("not_run", [])),
             "ready_s": min(ready) if ready else None,
             "duration_s": round(summary["finished"] - summary["started"], 3)}
 

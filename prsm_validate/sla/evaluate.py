@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from hdrh.histogram import HdrHistogram
+
 from prsm_validate.sla.store import Counter, MetricStore, Rate, Series, Trend, new_histogram
 from prsm_validate.sla.thresholds import Condition, Threshold, parse_line
 
@@ -34,25 +36,53 @@ class Result:
     window: str
     abort: bool = False
     reason: str = ""
+    aggregation: str = ""  # as written: p(99), med, rate, count ...
+    unit: str = ""  # "ms" for durations
+    floor: float | None = None  # this machine's floor for the same aggregation (sla.floor)
+    floor_note: str = ""
+    machine_floor: bool = False  # unknown because the machine's floor breaks the threshold
+
+    def measured_text(self) -> str:
+        """The measured value with its aggregation and unit, e.g. ``p(99)=16.1ms``."""
+        return "no data" if self.measured is None else (
+            f"{self.aggregation}={self.figure(self.measured)}")
+
+    def figure(self, value: float) -> str:
+        """A value of this result with its unit."""
+        return duration_text(value) if self.unit == "ms" else _figure(value)
 
     def message(self) -> str:
         """A breach as a person reads it: metric, measured value, threshold, window."""
-        measured = "no data" if self.measured is None else _figure(self.measured)
+        if self.machine_floor:
+            return (f"SLA UNKNOWN: {self.metric} {self.condition} — {self.reason} "
+                    f"(measured {self.measured_text()} over {self.window})")
         text = (f"SLA {self.verdict.upper()}: {self.metric} {self.condition}"
-                f" — measured {measured} over {self.window}")
+                f" — measured {self.measured_text()} over {self.window}")
+        if self.floor is not None:
+            text += f"; machine floor {self.aggregation}={self.figure(self.floor)}"
         return f"{text} ({self.reason})" if self.reason else text
 
     def to_json(self) -> dict[str, Any]:
         """For the run summary's threshold table and gate evidence."""
+        extra: dict[str, Any] = {"reason": self.reason} if self.reason else {}
+        if self.floor is not None:
+            extra.update(floor=round(self.floor, 3), floor_note=self.floor_note,
+                         machine_floor=self.machine_floor)
         return {"source": "sla", "name": self.metric, "threshold": self.condition,
                 "verdict": self.verdict,
                 "measured": None if self.measured is None else round(self.measured, 3),
-                "window": self.window, **({"reason": self.reason} if self.reason else {})}
+                "measured_text": self.measured_text(), "unit": self.unit,
+                "window": self.window, **extra}
 
 
 def _figure(value: float) -> str:
     """Three significant digits (the histograms' precision), without exponent notation."""
     return f"{float(f'{value:.3g}'):g}" if abs(value) < 1e15 else f"{value:g}"
+
+
+def duration_text(ms: float) -> str:
+    """A duration in milliseconds as a person writes it: ``16.1ms``, ``4.69s``."""
+    return f"{_figure(ms / 1000)}s" if abs(ms) >= 1000 else f"{_figure(ms)}ms"
 
 
 def aggregate(condition: Condition, series: list[Series], first: int = 0,
@@ -85,7 +115,12 @@ def _sum_pairs(pairs: Iterable[tuple[int, int]]) -> tuple[int, int]:
 def _trend(condition: Condition, series: list[Trend], first: int, end: int) -> float | None:
     merged = new_histogram()
     for trend in series:
-        merged.add(trend.total if (first, end) == (0, EVERYTHING) else trend.window(first, end))
+        merged.add(trend.total() if (first, end) == (0, EVERYTHING) else trend.window(first, end))
+    return measure_histogram(condition, merged)
+
+
+def measure_histogram(condition: Condition, merged: HdrHistogram) -> float | None:
+    """The condition's aggregation of a histogram of microseconds, in ms (None if empty)."""
     count = merged.get_total_count()
     if not count:
         return None
@@ -115,7 +150,7 @@ def check(threshold: Threshold, condition: Condition, store: MetricStore) -> Res
                        f"metrics; use one of {sorted(APPLIES[series[0].kind])}")
     if condition.window_s is None:
         measured = aggregate(condition, series, duration_s=store.duration_s())
-        return _result(name, condition, measured, "the whole run")
+        return _result(name, condition, measured, "the whole run", kind=series[0].kind)
     return _windowed(name, condition, series, store)
 
 
@@ -129,11 +164,13 @@ def _windowed(name: str, condition: Condition, series: list[Series],
         covered = min(width, store.duration_s() - start) if store.stopped else width
         measured = aggregate(condition, series, start, start + width, max(covered, 1e-9))
         result = _result(name, condition, measured,
-                         f"window {start}s-{start + width}s of the test ({len(starts)} windows)")
+                         f"window {start}s-{start + width}s of the test ({len(starts)} windows)",
+                         kind=series[0].kind)
         if result.verdict != "pass":
             return result
         worst = _worse(condition, worst, result)
-    return worst or _result(name, condition, None, f"windows of {width}s", "no window had data")
+    return worst or _result(name, condition, None, f"windows of {width}s", "no window had data",
+                            series[0].kind)
 
 
 def _worse(condition: Condition, kept: Result | None, new: Result) -> Result:
@@ -145,13 +182,16 @@ def _worse(condition: Condition, kept: Result | None, new: Result) -> Result:
 
 
 def _result(name: str, condition: Condition, measured: float | None, window: str,
-            reason: str = "") -> Result:
+            reason: str = "", kind: str = "") -> Result:
     if measured is None:
         verdict = "unknown"
     else:
         verdict = "pass" if _OPS[condition.op](measured, condition.value) else "fail"
+    unit = "ms" if kind == "trend" and condition.aggregation != "count" else ""
+    aggregation = (f"p({condition.percentile:g})" if condition.aggregation == "p"
+                   else condition.aggregation)
     return Result(name, condition.text, verdict, measured, window, condition.abort_on_fail,
-                  reason)
+                  reason, aggregation, unit)
 
 
 def evaluate(thresholds: list[Threshold], store: MetricStore) -> list[Result]:

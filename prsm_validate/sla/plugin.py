@@ -6,6 +6,10 @@ test's metric store after the test body; a breach (or no data: unknown never pas
 test with the metric, the measured value, the threshold and the window. Ini thresholds apply to
 every test that recorded the metric. Syntax: :mod:`prsm_validate.sla.thresholds`.
 
+Latency thresholds are calibrated (:mod:`prsm_validate.sla.floor`): when this machine's own
+floor breaks a threshold, the test is skipped with that reason instead of judged, since the
+verdict would be about the machine; otherwise the floor is shown beside the measured value.
+
 Exit status: when every failure of the session is an SLA breach (or an SLA without data), pytest
 exits with ``6`` (:data:`SLA_ONLY_EXIT`) instead of ``1``, so CI can tell "the system is too
 slow" from "the system is wrong". Any other failure or error keeps pytest's own status.
@@ -14,13 +18,11 @@ slow" from "the system is wrong". Any other failure or error keeps pytest's own 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from prsm_validate.load.fixture import prsm_load_url  # noqa: F401  (a fixture, found by name)
-from prsm_validate.sla.evaluate import Result, evaluate
-from prsm_validate.sla.store import MetricStore
 from prsm_validate.sla.thresholds import (
     Threshold,
     ThresholdSyntaxError,
@@ -28,8 +30,13 @@ from prsm_validate.sla.thresholds import (
     parse_threshold,
 )
 
+if TYPE_CHECKING:  # the store and evaluation (HDR histograms) load when a test records
+    from prsm_validate.sla.evaluate import Result
+    from prsm_validate.sla.store import MetricStore
+
 SLA_ONLY_EXIT = 6
-STORE_KEY = pytest.StashKey[MetricStore]()
+STORE_KEY = pytest.StashKey["MetricStore"]()
+FLOOR_KEY = pytest.StashKey[Any]()  # the session's FloorServer, started on first use
 INI_KEY = pytest.StashKey[list[Threshold]]()
 BREACH = "sla_breach"
 
@@ -72,16 +79,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def prsm_metrics(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
     """This test's metric store; the ``sla`` marker is evaluated against it."""
+    from prsm_validate.sla.store import MetricStore
+
     store = MetricStore()
     request.node.stash[STORE_KEY] = store
     yield store
 
 
 def _results(item: pytest.Item) -> list[Result]:
-    store = item.stash.get(STORE_KEY, None) or MetricStore()
+    store = item.stash.get(STORE_KEY, None)
     ini = [t for t in item.config.stash[INI_KEY]
-           if store.matching(t.selector.name, t.selector.tags)]
-    return evaluate(marker_thresholds(item) + ini, store)
+           if store is not None and store.matching(t.selector.name, t.selector.tags)]
+    thresholds = marker_thresholds(item) + ini
+    if not thresholds:
+        return []
+    from prsm_validate.sla import floor
+    from prsm_validate.sla.evaluate import evaluate
+    from prsm_validate.sla.store import MetricStore
+
+    store = store or MetricStore()
+    results = evaluate(thresholds, store)
+    if not any(floor.applies(t, c) for t in thresholds for c in t.conditions):
+        return results
+    return floor.calibrate(thresholds, results, store, _floor_server(item.config).measure,
+                           remote=_remote(item.config))
+
+
+def _floor_server(config: pytest.Config) -> Any:
+    from prsm_validate.sla import floor
+
+    server = config.stash.get(FLOOR_KEY, None)
+    if server is None:
+        server = config.stash[FLOOR_KEY] = floor.FloorServer()
+        config.add_cleanup(server.stop)
+    return server
+
+
+def _remote(config: pytest.Config) -> bool:
+    from prsm_validate.session import SETTINGS_KEY
+
+    settings = config.stash.get(SETTINGS_KEY, None)
+    return settings is not None and settings.spec.kind == "remote"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -101,11 +139,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         return report
     _record(item, report, "sla", describe(results))
     breaches = [r for r in results if r.verdict != "pass"]
-    if breaches and report.passed:
+    if breaches and report.passed and all(r.machine_floor for r in breaches):
+        path, line, _ = item.location
+        report.outcome = "skipped"
+        report.longrepr = (path, (line or 0) + 1, "Skipped: " + "; ".join(
+            r.message() for r in breaches))
+    elif breaches and report.passed:
         report.outcome = "failed"
         report.longrepr = "\n".join(r.message() for r in breaches)
         report.user_properties.append((BREACH, True))
-    if any(r.abort for r in breaches):
+    if any(r.abort for r in breaches if not r.machine_floor):
         item.session.shouldstop = f"abortOnFail: {breaches[0].message()}"
     return report
 

@@ -5,6 +5,10 @@ threshold can be evaluated over the whole run or over every window. Trend values
 in milliseconds and kept in HDR histograms with microsecond resolution and 3 significant
 digits: one live histogram for the whole run, and one per second, encoded (a few hundred bytes
 to a few KB) once its second has passed, so memory stays bounded over long runs.
+
+Client threads record while the evaluation, a report or a load merge reads: every series
+guards its own buckets with a lock, and readers get copies (an HDR histogram iterated while
+another thread records into it raises ``HdrConcurrentModificationException``).
 """
 
 from __future__ import annotations
@@ -38,20 +42,34 @@ class Trend:
     kind = "trend"
 
     def __init__(self) -> None:
-        self.total = new_histogram()
+        self._total = new_histogram()
         self._live: dict[int, HdrHistogram] = {}
         self._packed: dict[int, bytes] = {}
+        self._lock = threading.Lock()
+        self.recorders: set[int] = set()  # threads that recorded (the workload's concurrency)
+        self.merged_from_load = False  # histograms measured elsewhere were merged in
 
     def add(self, second: int, value_ms: float) -> None:
         """Record one value observed in ``second`` of the test."""
         value = to_us(value_ms)
-        self.total.record_value(value)
-        self._bucket(second).record_value(value)
+        with self._lock:
+            self.recorders.add(threading.get_ident())
+            self._total.record_value(value)
+            self._bucket(second).record_value(value)
 
     def add_histogram(self, second: int, histogram: HdrHistogram) -> None:
         """Merge a histogram (e.g. from a load run) observed in ``second``."""
-        self.total.add(histogram)
-        self._bucket(second).add(histogram)
+        with self._lock:
+            self.merged_from_load = True
+            self._total.add(histogram)
+            self._bucket(second).add(histogram)
+
+    def total(self) -> HdrHistogram:
+        """A copy of the whole-run histogram."""
+        merged = new_histogram()
+        with self._lock:
+            merged.add(self._total)
+        return merged
 
     def _bucket(self, second: int) -> HdrHistogram:
         bucket = self._live.get(second)
@@ -67,17 +85,19 @@ class Trend:
 
     def seconds(self) -> list[int]:
         """The seconds holding samples."""
-        return sorted({*self._live, *self._packed})
+        with self._lock:
+            return sorted({*self._live, *self._packed})
 
     def window(self, first: int, end: int) -> HdrHistogram:
         """The merged histogram of seconds ``first <= s < end``."""
         merged = new_histogram()
-        for second, hist in list(self._live.items()):
-            if first <= second < end:
+        with self._lock:
+            live = [h for s, h in self._live.items() if first <= s < end]
+            for hist in live:
                 merged.add(hist)
-        for second, packed in list(self._packed.items()):
-            if first <= second < end:
-                merged.add(HdrHistogram.decode(packed))
+            packed = [p for s, p in self._packed.items() if first <= s < end]
+        for data in packed:  # immutable bytes: decoded outside the lock
+            merged.add(HdrHistogram.decode(data))
         return merged
 
 
@@ -88,20 +108,24 @@ class Rate:
 
     def __init__(self) -> None:
         self.buckets: dict[int, list[int]] = {}  # second -> [hits, trials]
+        self._lock = threading.Lock()
 
     def add(self, second: int, hits: int, trials: int = 1) -> None:
         """Record ``trials`` trials of which ``hits`` were hits."""
-        bucket = self.buckets.setdefault(second, [0, 0])
-        bucket[0] += hits
-        bucket[1] += trials
+        with self._lock:
+            bucket = self.buckets.setdefault(second, [0, 0])
+            bucket[0] += hits
+            bucket[1] += trials
 
     def seconds(self) -> list[int]:
         """The seconds holding samples."""
-        return sorted(self.buckets)
+        with self._lock:
+            return sorted(self.buckets)
 
     def window(self, first: int, end: int) -> tuple[int, int]:
         """``(hits, trials)`` over seconds ``first <= s < end``."""
-        inside = [b for s, b in list(self.buckets.items()) if first <= s < end]
+        with self._lock:
+            inside = [tuple(b) for s, b in self.buckets.items() if first <= s < end]
         return sum(b[0] for b in inside), sum(b[1] for b in inside)
 
 
@@ -112,18 +136,22 @@ class Counter:
 
     def __init__(self) -> None:
         self.buckets: dict[int, float] = {}
+        self._lock = threading.Lock()
 
     def add(self, second: int, amount: float) -> None:
         """Add ``amount`` in ``second``."""
-        self.buckets[second] = self.buckets.get(second, 0.0) + amount
+        with self._lock:
+            self.buckets[second] = self.buckets.get(second, 0.0) + amount
 
     def seconds(self) -> list[int]:
         """The seconds holding samples."""
-        return sorted(self.buckets)
+        with self._lock:
+            return sorted(self.buckets)
 
     def window(self, first: int, end: int) -> float:
         """The sum over seconds ``first <= s < end``."""
-        return sum(v for s, v in list(self.buckets.items()) if first <= s < end)
+        with self._lock:
+            return sum(v for s, v in self.buckets.items() if first <= s < end)
 
 
 Series = Trend | Rate | Counter
@@ -132,7 +160,10 @@ KINDS: dict[str, type[Trend] | type[Rate] | type[Counter]] = {
 
 
 class MetricStore:
-    """Thread-safe named, tagged metrics of one test; seconds count from the store's start."""
+    """Thread-safe named, tagged metrics of one test; seconds count from the store's start.
+
+    The store's lock guards its table of series; each series guards its own data.
+    """
 
     def __init__(self) -> None:
         self.started = time.monotonic()
@@ -163,39 +194,33 @@ class MetricStore:
     def trend(self, name: str, value_ms: float, /, **tags: Any) -> None:
         """Record a duration (or any trend value) in milliseconds."""
         trend = self.get(name, "trend", tags)
-        with self._lock:
-            trend.add(self.second(), value_ms)
+        trend.add(self.second(), value_ms)
 
     def rate(self, name: str, hit: bool, /, **tags: Any) -> None:
         """Record one trial of a rate (e.g. whether a request failed)."""
         rate = self.get(name, "rate", tags)
-        with self._lock:
-            rate.add(self.second(), int(hit))
+        rate.add(self.second(), int(hit))
 
     def count(self, name: str, n: float = 1, /, **tags: Any) -> None:
         """Add ``n`` to a counter."""
         counter = self.get(name, "counter", tags)
-        with self._lock:
-            counter.add(self.second(), float(n))
+        counter.add(self.second(), float(n))
 
     def add_histogram(self, name: str, second: int, histogram: HdrHistogram, /,
                       **tags: Any) -> None:
         """Merge a trend histogram in microseconds measured elsewhere (a load run)."""
         trend = self.get(name, "trend", tags)
-        with self._lock:
-            trend.add_histogram(second, histogram)
+        trend.add_histogram(second, histogram)
 
     def add_rate(self, name: str, second: int, hits: int, trials: int, /, **tags: Any) -> None:
         """Add ``trials`` trials with ``hits`` hits measured elsewhere."""
         rate = self.get(name, "rate", tags)
-        with self._lock:
-            rate.add(second, hits, trials)
+        rate.add(second, hits, trials)
 
     def add_count(self, name: str, second: int, amount: float, /, **tags: Any) -> None:
         """Add ``amount`` to a counter in ``second`` (measured elsewhere)."""
         counter = self.get(name, "counter", tags)
-        with self._lock:
-            counter.add(second, amount)
+        counter.add(second, amount)
 
     @contextlib.contextmanager
     def timer(self, name: str, /, **tags: Any) -> Iterator[None]:
@@ -234,7 +259,7 @@ def _label(name: str, key: TagKey) -> str:
 
 def _describe(series: Series) -> dict[str, Any]:
     if isinstance(series, Trend):
-        h = series.total
+        h = series.total()
         if not h.get_total_count():
             return {"count": 0}
         return {"count": h.get_total_count(), "avg_ms": round(h.get_mean_value() / 1000, 3),

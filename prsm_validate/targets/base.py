@@ -13,6 +13,9 @@ DB, REDIS, BROKER, CONSENSUS = "db", "redis", "broker", "consensus"
 EDGE, PIPELINE = "edge", "pipeline"
 TOKEN_SIGNING = "token_signing"  # the harness holds the API's JWT key (forged-token checks)
 FAULT_CAPABILITIES = frozenset({KILL, PAUSE, RESTART, LINK_FAULTS, PARTITION, BYZANTINE})
+# What the local target offers, known at configure time without importing it (it is heavy).
+LOCAL_CAPABILITIES = frozenset({KILL, PAUSE, RESTART, DB, REDIS, BROKER, TOKEN_SIGNING, EDGE,
+                                PIPELINE, LINK_FAULTS, CONSENSUS, PARTITION, BYZANTINE})
 
 
 @dataclass(frozen=True)

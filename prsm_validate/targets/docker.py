@@ -59,6 +59,7 @@ class DockerTarget:
     _reaper: Reaper | None = None
     _root: str | None = None
     _cluster: ClusterLayout | None = None
+    progress: Callable[[str], None] | None = field(default=None, repr=False)  # image build
 
     @property
     def label(self) -> str:
@@ -67,14 +68,19 @@ class DockerTarget:
 
     def start(self) -> base.Deployment:
         """Build or reuse the image, start every container, wait until all are ready."""
-        from prsm_validate.targets.docker_image import ImageError, ensure_image
+        from prsm_validate.targets.docker_image import BuildSteps, ImageError, ensure_image
 
+        self._reaper = Reaper()  # first: it also stops an image build if pytest is killed
         try:
-            self.image = ensure_image()
+            self.image = ensure_image(BuildSteps(self.progress, self._reaper.watch_group,
+                                                  self._reaper.forget_group))
         except ImageError as exc:
+            self.stop()
             raise StartupError(f"docker image: {exc}") from None
+        except BaseException:
+            self.stop()
+            raise
         started = time.monotonic()
-        self._reaper = Reaper()
         self._reaper.watch_docker_label(self.label)
         try:
             deployment = self._launch()

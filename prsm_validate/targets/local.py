@@ -64,10 +64,7 @@ class LocalTarget:
 
     options: LocalOptions = field(default_factory=LocalOptions)
     name: str = "local"
-    capabilities: frozenset[str] = frozenset(
-        {base.KILL, base.PAUSE, base.RESTART, base.DB, base.REDIS, base.BROKER,
-         base.TOKEN_SIGNING, base.EDGE, base.PIPELINE, base.LINK_FAULTS, base.CONSENSUS,
-         base.PARTITION, base.BYZANTINE})
+    capabilities: frozenset[str] = base.LOCAL_CAPABILITIES
     root: Path | None = None
     ready_s: float | None = None
     _components: dict[str, Component] = field(default_factory=dict)
@@ -415,13 +412,6 @@ def _hs256_signer(secret: str) -> Callable[[dict[str, Any]], str]:
         return jwt.encode(claims, secret, algorithm="HS256")
 
     return sign
-
-
-def keep_instructions(target: LocalTarget) -> str:
-    """How to reach and stop a system left running with ``--prsm-keep``."""
-    groups = " ".join(f"-{pid}" for pid in target.pids().values())
-    return (f"reference system left running (--prsm-keep); data in {target.root}\n"
-            f"stop it with: kill -TERM -- {groups} && rm -rf {target.root}")
 
 
 def detach_reaper(target: LocalTarget) -> None:

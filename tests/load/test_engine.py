@@ -38,19 +38,21 @@ def test_plans_are_checked_before_anything_starts():
 
 
 def test_closed_model_counts_requests_failures_and_weights(server):
-    result = run_load(server.url, FAST, users=4, duration_s=2, progress=False)
+    # A request budget, not a time window: the counts do not depend on the machine's speed.
+    result = run_load(server.url, FAST, users=4, duration_s=60, max_requests=400,
+                      progress=False)
     fast, missing = result.requests("fast"), result.requests("missing")
-    assert fast > 100 and missing > 20
+    assert fast + missing == 400
     assert 2 < fast / missing < 4.5, "weights 3:1"
     assert result.failures("fast") == 0
     assert result.failures("missing") == missing - result.interrupted("missing")
     assert result.histogram("fast").get_total_count() == fast
     assert result.sources == {"local": result.requests()}
-    assert set(result.rps_series()) <= {0, 1, 2, 3}
+    assert sum(result.rps_series().values()) == result.requests()
 
 
 def test_closed_model_stops_at_the_request_budget(server):
-    result = run_load(server.url, FAST[:1], users=2, duration_s=2, max_requests=50)
+    result = run_load(server.url, FAST[:1], users=2, duration_s=60, max_requests=50)
     assert result.requests() == 50
 
 
@@ -70,7 +72,7 @@ def test_open_model_ramps_the_arrival_rate(server):
 
 def test_distributed_run_merges_both_local_workers(server):
     result = run_load(server.url, FAST[:1], users=4, duration_s=2, workers=2)
-    assert len(result.sources) == 2 and min(result.sources.values()) > 50
+    assert len(result.sources) == 2 and min(result.sources.values()) > 0
     assert sum(result.sources.values()) == result.requests()
     assert result.histogram().get_total_count() == result.requests()
 
@@ -99,7 +101,8 @@ def test_workers_started_elsewhere_join_with_only_the_master_address(server):
             worker.kill()
             worker.wait()
     result = outcome["result"]
-    assert len(result.sources) == 2 and result.requests() > 100
+    assert len(result.sources) == 2 and min(result.sources.values()) > 0
+    assert sum(result.sources.values()) == result.requests()
 
 
 def test_open_model_reveals_a_stall_the_closed_model_understates():
@@ -116,11 +119,11 @@ def test_open_model_reveals_a_stall_the_closed_model_understates():
 
 def test_results_feed_sla_thresholds_per_endpoint_and_second(server):
     store = MetricStore()
-    result = run_load(server.url, FAST, users=2, duration_s=1)
+    result = run_load(server.url, FAST, users=2, duration_s=60, max_requests=200)
     result.record_into(store)
     ok, failed, count, duration = evaluate_lines([
         "http_req_failed{name:fast}: rate<0.01", "http_req_failed{name:missing}: rate<0.01",
-        "http_reqs: count>50", "http_req_duration{name:fast}: p(99)<1000 over 1s"], store)
+        "http_reqs: count>50", "http_req_duration{name:fast}: p(99)<10s over 1s"], store)
     assert ok.verdict == "pass" and failed.verdict == "fail" and failed.measured > 0.9
     assert count.measured == result.requests()
     assert duration.verdict == "pass" and duration.window.startswith("window ")
@@ -131,18 +134,18 @@ def test_the_fixture_runs_a_load_that_an_sla_marker_judges(pytester, server):
         import pytest
         from prsm_validate.load.engine import Endpoint
 
-        @pytest.mark.sla("http_req_duration{{name:fast}}", "p(99)<1000ms", "count>10")
+        @pytest.mark.sla("http_req_duration{{name:fast}}", "p(99)<10s", "count>10")
         def test_fast(prsm_load_url):
             prsm_load_url("{server.url}", [Endpoint("fast", "GET", "/fast")], users=2,
-                          duration_s=1)
+                          duration_s=60, max_requests=40)
 
         @pytest.mark.sla("http_req_failed", "rate<0.01")
         def test_errors(prsm_load_url):
             prsm_load_url("{server.url}", [Endpoint("missing", "GET", "/missing")], users=2,
-                          duration_s=1)
+                          duration_s=60, max_requests=40)
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*SLA FAIL: http_req_failed rate<0.01 — measured 1 over the "
+    result.stdout.fnmatch_lines(["*SLA FAIL: http_req_failed rate<0.01 — measured rate=1 over the "
                                  "whole run*"])
     assert result.ret == 6

@@ -90,3 +90,17 @@ def test_header_shows_target_and_seed(pytester):
 def test_seed_fixture_replays_the_given_seed(pytester):
     pytester.makepyfile("def test_x(prsm_seed): assert prsm_seed == 77")
     pytester.runpytest("--prsm-seed=77").assert_outcomes(passed=1)
+
+
+def test_a_missing_targets_file_is_a_usage_error(pytester):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--prsm-targets-file=nope.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--prsm-targets-file=nope.yaml*nope.yaml is not a file*"])
+
+
+def test_help_lists_only_targets_that_exist(pytester):
+    result = pytester.runpytest("--help")
+    text = " ".join(result.stdout.str().split())
+    assert "target: local (default), docker, or a name from the targets file" in text
+    assert "k8s" not in text

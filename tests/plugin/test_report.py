@@ -48,7 +48,11 @@ def test_report_has_outcomes_reasons_histories_and_no_secrets(pytester, workers)
     assert (run / "report.html").exists()
     allure = run / "allure-results"
     assert len(list(allure.glob("*-result.json"))) == 3
-    assert len(list(allure.glob("*-attachment.json"))) == 2  # the two histories
+    assert len(list(allure.glob("*-attachment.jsonl"))) == 2  # the two histories
+    results = [json.loads(p.read_text()) for p in allure.glob("*-result.json")]
+    attached = [a for r in results for a in r.get("attachments", [])]  # on the tests themselves
+    assert len(attached) == 2, "histories belong to the test results, not to fixture steps"
+    assert all(a["type"] == "text/plain" and a["source"].endswith(".jsonl") for a in attached)
 
 
 def test_no_report_when_the_system_is_not_used(pytester):

@@ -44,8 +44,8 @@ def test_breach_message_names_metric_value_threshold_and_window():
     store = _trend_store({0: [25.0] * 10}, name="d", name_tag="x")
     (result,) = evaluate_lines(["d{name_tag:x}: p(99)<10ms"], store)
     assert result.verdict == "fail"
-    assert result.message() == ("SLA FAIL: d{name_tag:x} p(99)<10ms — measured 25 over the "
-                                "whole run")
+    assert result.message() == ("SLA FAIL: d{name_tag:x} p(99)<10ms — measured p(99)=25ms "
+                                "over the whole run")
 
 
 def test_selector_tags_select_and_merge_series():
@@ -146,5 +146,5 @@ def test_values_are_kept_with_microsecond_resolution():
     store = MetricStore()
     store.trend("fast", 0.123)
     (trend,) = store.matching("fast", ())
-    assert isinstance(trend, Trend) and isinstance(trend.total, HdrHistogram)
-    assert trend.total.get_max_value() == 123
+    assert isinstance(trend, Trend) and isinstance(trend.total(), HdrHistogram)
+    assert trend.total().get_max_value() == 123
