@@ -56,7 +56,14 @@ def run(args: argparse.Namespace) -> int:
     """0 when every measured subsystem meets its goal, 1 when one does not or the baseline
     failed, 2 for a usage error."""
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-    from prsm_validate.mutation import equivalents, report, score
+    try:
+        from prsm_validate.mutation import equivalents, report, score
+    except ModuleNotFoundError as exc:
+        if exc.name != "cosmic_ray":
+            raise
+        print("mutation-score: Cosmic Ray is not installed; install the extra: "
+              "pip install -e '.[mutation]'", file=sys.stderr)
+        return 2
 
     try:
         if args.mutant:
