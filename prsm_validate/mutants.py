@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,14 +113,20 @@ MUTANTS: tuple[Mutant, ...] = (
 
 def apply(mutant: Mutant, root: Path) -> Path:
     """Copy ``reference_system`` under ``root`` with the defect applied; returns ``root``."""
-    copy = root / "reference_system"
-    shutil.copytree(SOURCE, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    target = copy / mutant.file
-    text = target.read_text()
+    text = (SOURCE / mutant.file).read_text()
     if text.count(mutant.old) != 1:
         raise ValueError(f"mutant {mutant.id}: {mutant.old!r} occurs {text.count(mutant.old)} "
                          f"times in {mutant.file}; it must occur exactly once")
-    target.write_text(text.replace(mutant.old, mutant.new))
+    return write_copy(root, {mutant.file: text.replace(mutant.old, mutant.new)})
+
+
+def write_copy(root: Path, files: dict[str, str]) -> Path:
+    """Copy ``reference_system`` under ``root`` with ``files`` (path inside the package ->
+    new text) replaced; returns ``root``."""
+    copy = root / "reference_system"
+    shutil.copytree(SOURCE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for name, text in files.items():
+        (copy / name).write_text(text)
     return root
 
 
@@ -141,10 +148,11 @@ DEFAULT_TIMEOUT_S = 600.0
 
 def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path,
                   timeout_s: float = DEFAULT_TIMEOUT_S, failure_log: Path | None = None,
-                  ) -> ScenarioRun:
+                  args: Sequence[str] = (), reports: Path | None = None) -> ScenarioRun:
     """Run the scenarios in a fresh pytest (stopped after ``timeout_s``).
 
     When they fail or time out, pytest's output is written to ``failure_log`` (if given).
+    ``args`` go to pytest; the run's report goes to ``reports`` (default: a temporary folder).
     With a scratch copy, pytest and every process it starts run *in* the copy's folder:
     the working directory comes first on ``sys.path``, before ``PYTHONPATH``.
     """
@@ -154,14 +162,15 @@ def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath),
                                                           env.get("PYTHONPATH")]))
         cwd = pythonpath
-    with tempfile.TemporaryDirectory(prefix="prsm-mutant-report-") as reports:
+    with tempfile.TemporaryDirectory(prefix="prsm-mutant-report-") as scratch:
+        reports = reports or Path(scratch)
         started = time.monotonic()
         try:
             result = subprocess.run(
-                # No -x: every scenario that catches the defect is named, and one unrelated
-                # failure does not hide the ones that matter.
+                # No -x by default: every scenario that catches the defect is named, and one
+                # unrelated failure does not hide the ones that matter.
                 [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                 f"--prsm-report={reports}", *paths],
+                 f"--prsm-report={reports}", *args, *paths],
                 cwd=cwd, env=env, capture_output=True, timeout=timeout_s)
         except subprocess.TimeoutExpired as expired:
             # pytest was killed; the systems it started are reaped by their reaper.
