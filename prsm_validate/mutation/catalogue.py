@@ -93,6 +93,8 @@ MODULES: tuple[Module, ...] = (
     Module("api/auth.py", "auth", (_AUTH, f"{_LIMITS}::test_login_username_limit")),
     Module("passwords.py", "auth", (_AUTH,)),
     Module("tasks.py", "tasks", (_TASKS, _TASK_RESULTS, f"{_LIMITS}::test_task_priority_limit")),
+    Module("worker.py", "tasks", (_TASKS, _TASK_RESULTS, "scenarios/integration/"
+                                  "test_task_failover.py")),
     Module("pipeline.py", "pipeline", (_DLQ, _NO_LOSS)),
     Module("telemetry.py", "pipeline", (_DLQ, _NO_LOSS)),
     Module("edge.py", "edge", (_EDGE_HTTP, _EDGE)),
@@ -118,6 +120,8 @@ EXCLUDED: dict[str, str] = {
     "commandline.py": "command-line glue (as cli.py)",
     "commands/": "command-line glue (as cli.py)",
     "ports.py": "free-port helper of the launchers",
+    "api/serve.py": "graceful draining at shutdown: only the slow rolling-deploy and rollback "
+                    "drills observe it (scenarios/drills, run by the gates)",
 }
 
 
