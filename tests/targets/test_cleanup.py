@@ -113,6 +113,9 @@ def _labelled(label: str) -> list[str]:
     ["docker", "info"], capture_output=True).returncode != 0,
     reason="no Docker engine on this machine")
 def test_nothing_labelled_survives_sigkill_of_pytest_on_the_docker_target(tmp_path):
+    from prsm_validate.targets.docker_image import ensure_image
+
+    ensure_image()  # built first (minutes on a new machine): the inner run's wait is for start
     proc, info = _start_inner(tmp_path, "--prsm-target=docker")
     assert len(_labelled(info["label"])) >= 7  # six containers and the network
     proc.send_signal(signal.SIGKILL)
