@@ -51,11 +51,17 @@ class EdgeRouter:
             await self._client.aclose()
 
     async def _probe_loop(self) -> None:
+        """Probe until stopped. Any error of a probe (not only httpx's) marks the edge
+        unhealthy and the loop goes on: a probe task that died would leave traffic on the
+        cloud for good (seen in a nightly run after edge and broker faults)."""
         assert self._client is not None
         while True:
             try:
                 self.healthy = (await self._client.get("/health")).status_code == 200
             except httpx.HTTPError:
+                self.healthy = False
+            except Exception as exc:  # an unexpected error must not end the probing
+                log.warning("edge probe failed (%s: %s)", type(exc).__name__, exc)
                 self.healthy = False
             await asyncio.sleep(self.probe_interval_s)
 
