@@ -185,11 +185,10 @@ def prsm_nemesis(request: pytest.FixtureRequest, prsm_deployment: Deployment,
                  prsm_history: History, prsm_seed: int) -> Iterator[Any]:
     """The fault injector for this test; every fault still in force is healed afterwards.
     Its random choices follow ``--prsm-seed`` and the test's id, so a run replays."""
-    import zlib
-
     from prsm_validate.nemesis.core import Nemesis
+    from prsm_validate.seeds import derive_seed
 
-    seed = prsm_seed ^ zlib.crc32(request.node.nodeid.encode())
+    seed = derive_seed(prsm_seed, "nemesis", request.node.nodeid)
     nemesis = Nemesis(prsm_deployment, prsm_history, seed)
     try:
         yield nemesis

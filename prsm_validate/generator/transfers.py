@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prsm_validate.seeds import derive_seed
+
 
 @dataclass(frozen=True)
 class TransferWorkload:
@@ -29,7 +31,7 @@ class TransferWorkload:
 
     def client(self, number: int) -> Iterator[dict[str, Any]]:
         """The endless operation stream of client ``number`` (its own seeded generator)."""
-        rng = random.Random(f"{self.seed}/{number}")
+        rng = random.Random(derive_seed(self.seed, "transfers", self.prefix, number))
         for count in range(1 << 62):
             source, target = rng.sample(list(self.accounts), 2)
             yield {"id": f"{self.prefix}-{number}-{count}", "from": source, "to": target,

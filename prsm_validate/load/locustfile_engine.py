@@ -34,6 +34,7 @@ from locust.runners import LocalRunner, WorkerRunner
 
 from prsm_validate.load.recorder import SPEC_FILE_ENV, Recorder
 from prsm_validate.load.schedule import Stage, share
+from prsm_validate.seeds import derive_seed
 
 RECORDER = Recorder()
 
@@ -45,7 +46,7 @@ class Plan:
         self.spec = spec
         self.endpoints: list[dict[str, Any]] = spec["endpoints"]
         self.cumulative = list(itertools.accumulate(e.get("weight", 1) for e in self.endpoints))
-        self.rng = random.Random(spec.get("seed", 0) * 1000 + process)
+        self.rng = random.Random(derive_seed(spec.get("seed", 0), "locust", process))
         self.headers: dict[str, str] = spec.get("headers", {})
         self.epoch = float(spec["epoch"])
         self.process, self.processes = process, max(1, int(spec.get("processes", 1)))

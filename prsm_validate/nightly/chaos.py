@@ -9,7 +9,6 @@ whatever the budget; ``--faults 2,5`` replays a subset (what the shrinker found)
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from prsm_validate.nightly.resources import release_free_memory
 from prsm_validate.nightly.soak import Soak
 from prsm_validate.nightly.stages import StageResult
 from prsm_validate.nightly.trial import UNKNOWN_CLASS, Check, Outcome, Trial, judge
+from prsm_validate.seeds import derive_seed
 
 if TYPE_CHECKING:
     from prsm_validate.nightly.night import Night
@@ -35,7 +35,7 @@ SHRINKABLE = ("safety", "availability")
 
 def schedule_seed(night_seed: int, family: str, index: int) -> int:
     """The seed of schedule ``family#index`` of the night seeded ``night_seed``."""
-    return zlib.crc32(f"{night_seed}/{family}/{index}".encode())
+    return derive_seed(night_seed, family, index)
 
 
 def make_schedule(family: Family, components: list[str], seed: int) -> Schedule:

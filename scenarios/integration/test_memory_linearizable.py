@@ -17,6 +17,7 @@ from prsm_validate.checker import check_linearizable
 from prsm_validate.client.api import ApiClient, Unavailable
 from prsm_validate.client.workload import ClientLog, run_clients
 from prsm_validate.errors import require_valid
+from prsm_validate.seeds import derive_seed
 
 pytestmark = pytest.mark.integration
 
@@ -61,8 +62,9 @@ def test_concurrent_reads_and_writes_are_linearizable(prsm_deployment, prsm_hist
     try:
         for client in clients:
             client.login(prsm_deployment.credentials).expect()
-        log = run_clients(lambda n, log: _client_ops(clients[n], prsm_history, keys,
-                                                     prsm_seed * 100 + n, n, log), CLIENTS)
+        log = run_clients(lambda n, log: _client_ops(
+            clients[n], prsm_history, keys, derive_seed(prsm_seed, "client", n), n, log),
+            CLIENTS)
     finally:
         for client in clients:
             client.close()
