@@ -99,3 +99,23 @@ def test_times_are_monotonic_and_indices_dense_across_threads(tmp_path: Path) ->
     assert [e.index for e in events] == list(range(400))
     assert all(a.time <= b.time for a, b in itertools.pairwise(events))
     assert events == history.events
+
+
+def test_two_clients_of_one_history_never_share_a_process():
+    from prsm_validate.client.api import ApiClient, Unavailable
+    from reference_system.ports import free_ports
+
+    history = History()
+    closed = f"http://127.0.0.1:{free_ports(1)[0]}"  # nothing listens: every call is info
+    first, second = (ApiClient(closed, "reference", history, timeout_s=0.5) for _ in range(2))
+    assert first.process != second.process
+    before = first.process
+    try:
+        first.call("health")
+    except Unavailable:
+        pass
+    assert first.process not in (before, second.process)  # a crashed process is not reused
+    kinds = [(e.process, e.type) for e in history.events]
+    assert kinds == [(before, "invoke"), (before, "info")]
+    first.close()
+    second.close()

@@ -13,7 +13,6 @@ checked against the target's OpenAPI document when there is one (a finding raise
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
     from prsm_validate.client.openapi import Contract
     from prsm_validate.targets.base import Deployment
 
-_process_ids = itertools.count()
 
 
 class Unavailable(PrsmFailure, httpx.TransportError):
@@ -95,8 +93,28 @@ class Response:
             AVAILABILITY if self.status >= 500 else SECURITY if granted else CONTRACT)
 
 
+class _Unrecorded:
+    """The operation recorder of a client without a history: records nothing."""
+
+    def __enter__(self) -> _Unrecorded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def ok(self, value: Any = None, **extra: Any) -> None:
+        """Nothing to record."""
+
+    fail = info = ok
+
+
+_UNRECORDED = _Unrecorded()
+
+
 class ApiClient:
-    """A synchronous client for one target, speaking its API profile."""
+    """A synchronous client for one target, speaking its API profile. Every call is an
+    operation of its history (:meth:`History.operation`); process ids come from the history,
+    so two clients never share one."""
 
     def __init__(self, base_url: str, api_profile: str | Profile, history: History | None = None,
                  timeout_s: float = 10.0, metrics: Any = None,
@@ -109,7 +127,7 @@ class ApiClient:
         self.timeout_s = timeout_s
         self.http = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False)
         self.token: str | None = None
-        self.process = next(_process_ids)
+        self.process = history.new_process() if history is not None else 0
 
     @classmethod
     def for_deployment(cls, deployment: Deployment, history: History | None = None,
@@ -144,30 +162,44 @@ class ApiClient:
 
     def _send(self, f: str, method: str, template: str, url: str, body: Any,
               headers: dict[str, str], value: Any, timeout_s: float | None) -> Response:
-        process = self.process
-        self._record(process, "invoke", f, value, url)
         started = time.perf_counter()
         timeout = timeout_s or self.timeout_s
-        try:
-            raw = self.http.request(method, url, json=body, headers=headers, timeout=timeout)
-        except httpx.HTTPError as exc:
-            elapsed = time.perf_counter() - started
-            self._record(process, "info", f, {"error": type(exc).__name__}, url)
-            self._measure(f, elapsed * 1000, True, "error")
-            self.process = next(_process_ids)
-            raise Unavailable(transport_message(exc, f, method, template, timeout, elapsed)
-                              ) from exc
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        response = Response(raw.status_code, parse_body(raw, f), raw.headers, elapsed_ms, f, method,
-                            template)
-        self._measure(f, elapsed_ms, response.status >= 500, str(response.status))
-        kind = "ok" if response.ok else ("info" if response.status >= 500 else "fail")
-        recorded = {"status": response.status, "body": redact(response.body)}
-        self._record(process, kind, f, recorded, url)
-        if kind == "info":
-            self.process = next(_process_ids)
+        with self._operation(f, value, url) as op:
+            try:
+                raw = self.http.request(method, url, json=body, headers=headers,
+                                        timeout=timeout)
+            except httpx.HTTPError as exc:
+                elapsed = time.perf_counter() - started
+                op.info({"error": type(exc).__name__}, endpoint=url)
+                self._measure(f, elapsed * 1000, True, "error")
+                self._next_process()
+                raise Unavailable(transport_message(exc, f, method, template, timeout,
+                                                    elapsed)) from exc
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            response = Response(raw.status_code, parse_body(raw, f), raw.headers, elapsed_ms,
+                                f, method, template)
+            self._measure(f, elapsed_ms, response.status >= 500, str(response.status))
+            recorded = {"status": response.status, "body": redact(response.body)}
+            if response.ok:
+                op.ok(recorded, endpoint=url)
+            elif response.status < 500:
+                op.fail(recorded, endpoint=url)
+            else:
+                op.info(recorded, endpoint=url)
+                self._next_process()
         self._check_contract(response, raw)
         return response
+
+    def _operation(self, f: str, value: Any, url: str) -> Any:
+        """This call in the history (invoke, then ok/fail/info), or nothing without one."""
+        if self.history is None:
+            return _UNRECORDED
+        return self.history.operation(self.process, f, value, endpoint=url)
+
+    def _next_process(self) -> None:
+        """After an unknown outcome the client goes on as a new process (Jepsen)."""
+        if self.history is not None:
+            self.process = self.history.new_process()
 
     def _check_contract(self, response: Response, raw: httpx.Response) -> None:
         # A 5xx is an availability failure of its own, whatever the document says of it.
@@ -185,10 +217,6 @@ class ApiClient:
             return
         self.metrics.trend("http_req_duration", elapsed_ms, name=f, status=status)
         self.metrics.rate("http_req_failed", failed, name=f)
-
-    def _record(self, process: int, kind: str, f: str, value: Any, endpoint: str) -> None:
-        if self.history is not None:
-            self.history.append(process, kind, f, value, endpoint=endpoint)  # type: ignore[arg-type]
 
     def login(self, credentials: Credentials) -> Response:
         """Log in and keep the bearer token for later calls."""
