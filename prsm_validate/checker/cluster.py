@@ -9,8 +9,9 @@ this history once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from prsm_validate.checker.agreement import NodeLog, check_agreement
 from prsm_validate.checker.ledger import LedgerState, check_ledger, transfers_from_history
@@ -64,3 +65,52 @@ def cluster_verdicts(events: Sequence[Event], logs: Sequence[NodeLog], honest: I
     verdicts = [check_agreement(logs, honest)]
     verdicts += [check_replica_ledger(n, events, before.get(n), after.get(n)) for n in honest]
     return verdicts
+
+
+class Replicas(Protocol):
+    """What the safety check reads from a cluster: each replica's log, ledger and status."""
+
+    names: list[str]
+
+    def wait_caught_up(self, names: list[str], timeout_s: float) -> dict[str, int]: ...
+    def logs(self, names: Iterable[str] | None = None, since: int | None = None
+             ) -> list[NodeLog]: ...
+    def ledgers(self, names: Iterable[str] | None = None) -> dict[str, Ledger | None]: ...
+    def statuses(self, names: Iterable[str] | None = None) -> dict[str, Any]: ...
+
+
+def cluster_safety(cluster: Replicas, events: Sequence[Event],
+                   before: Mapping[str, Ledger | None], honest: Iterable[str] | None = None,
+                   catch_up_s: float = 30.0, since: int | None = None) -> Verdict:
+    """Agreement and per-replica ledgers of the ``honest`` replicas (default all), after
+    waiting until they caught up with the most advanced one; agreement of the entries from
+    sequence number ``since`` on when given (one trial on a long-lived cluster), else of
+    whole logs."""
+    honest = list(honest or cluster.names)
+    caught_up = _caught_up(cluster, honest, catch_up_s)
+    verdicts = cluster_verdicts(events, cluster.logs(honest, since), honest, before,
+                                cluster.ledgers(honest))
+    return compose([caught_up, *verdicts], "cluster-safety")
+
+
+def _caught_up(cluster: Replicas, honest: list[str], timeout_s: float) -> Verdict:
+    started = time.monotonic()
+    try:
+        reached = cluster.wait_caught_up(honest, timeout_s)
+    except TimeoutError as exc:
+        return Verdict("caught-up", False, str(exc), witness=cluster.statuses(honest))
+    return Verdict("caught-up", True, f"every honest replica reached sequence "
+                   f"{min(reached.values())} in {time.monotonic() - started:.2f}s",
+                   figures={"last_executed": reached})
+
+
+def assert_safe(cluster: Replicas, events: Sequence[Event],
+                before: Mapping[str, Ledger | None],
+                record_property: Callable[[str, Any], None]) -> None:
+    """Judge the cluster's safety since ``before`` (its settled ledgers), record the verdict
+    as the test's ``safety`` property and fail the test with it when it is not valid."""
+    from prsm_validate.errors import require_valid
+
+    verdict = cluster_safety(cluster, events, before)
+    record_property("safety", verdict.to_json())
+    require_valid(verdict)

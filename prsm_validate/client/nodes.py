@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from prsm_validate.checker.agreement import NodeLog
-from prsm_validate.checker.cluster import cluster_verdicts
-from prsm_validate.checker.verdict import Verdict, compose
+from prsm_validate.checker.cluster import cluster_safety
+from prsm_validate.checker.verdict import Verdict
 from prsm_validate.history import Event
 from prsm_validate.targets.base import Deployment
 
@@ -129,22 +129,5 @@ class Cluster:
     def safety(self, events: Sequence[Event], before: dict[str, dict[str, Any] | None],
                honest: Iterable[str] | None = None, catch_up_s: float = 30.0,
                since: int | None = None) -> Verdict:
-        """Agreement and per-replica ledgers of the ``honest`` nodes (default all), after
-        waiting until they caught up with the most advanced one; agreement of the entries
-        from sequence number ``since`` on when given (what happened during one trial on a
-        long-lived cluster), else of whole logs."""
-        honest = list(honest or self.names)
-        caught_up = self._caught_up(honest, catch_up_s)
-        verdicts = cluster_verdicts(events, self.logs(honest, since), honest, before,
-                                    self.ledgers(honest))
-        return compose([caught_up, *verdicts], "cluster-safety")
-
-    def _caught_up(self, honest: list[str], timeout_s: float) -> Verdict:
-        started = time.monotonic()
-        try:
-            reached = self.wait_caught_up(honest, timeout_s)
-        except TimeoutError as exc:
-            return Verdict("caught-up", False, str(exc), witness=self.statuses(honest))
-        return Verdict("caught-up", True, f"every honest replica reached sequence "
-                       f"{min(reached.values())} in {time.monotonic() - started:.2f}s",
-                       figures={"last_executed": reached})
+        """:func:`prsm_validate.checker.cluster.cluster_safety` of these replicas."""
+        return cluster_safety(self, events, before, honest, catch_up_s, since)

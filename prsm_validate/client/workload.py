@@ -226,14 +226,3 @@ def progress(run: WorkloadRun, more: int, timeout_s: float, what: str) -> float:
     started, target = time.monotonic(), run.ok_count() + more
     eventually(lambda: run.ok_count() >= target, timeout_s, what=what)
     return time.monotonic() - started
-
-
-def assert_safe(cluster: Any, events: Any, before: dict[str, Any],
-                record_property: Callable[[str, Any], None]) -> None:
-    """Judge the cluster's safety since ``before`` (its settled ledgers), record the verdict
-    as the test's ``safety`` property and fail the test with it when it is not valid."""
-    from prsm_validate.errors import require_valid
-
-    verdict = cluster.safety(events, before)
-    record_property("safety", verdict.to_json())
-    require_valid(verdict)

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from prsm_validate.client.workload import assert_safe, progress
+from prsm_validate.checker.cluster import assert_safe
+from prsm_validate.client.workload import progress
 from prsm_validate.waiting import eventually
 
 pytestmark = [pytest.mark.consensus, pytest.mark.requires("consensus", "kill", "restart")]
