@@ -1,4 +1,26 @@
-"""The harness's exception root: findings that carry their failure class (DESIGN.md 12).
+"""The harness's exceptions, under one root :class:`PrsmError`.
+
+::
+
+    PrsmError
+    ├── UsageProblem        the user's input is wrong; the message names it and the fix
+    │                       (plugin: pytest.UsageError; commands: one line, exit 2)
+    │   ├── TargetConfigError, ControlConfigError (targets file), GateFileError,
+    │   │   ThresholdSyntaxError, VocabularyError, EquivalentsError, TargetRefused
+    │   ├── HistoryError, HistoryFormatError (a history that cannot be read)
+    │   ├── JournalError, ControlError of the Chaos Toolkit controller, NothingKept
+    ├── HarnessError        the harness could not do its part (not a finding on the target)
+    │   ├── StartupError, ImageError, ControlError (declared control), ToolMissing
+    │   ├── ProcessCrashed, LoadCancelled, OperationUnsupported
+    ├── PrsmFailure         a finding, with its failure class (DESIGN.md 12)
+    │   ├── ContractViolation, UnexpectedStatus   contract (or security / availability)
+    │   ├── Unavailable                           availability
+    │   ├── SafetyViolation, SecurityViolation, SlaViolation, WorkloadDidNotRun
+    └── internal signals    OutOfBudget (checker search), BackendFailed (gateway)
+
+(``BudgetExhausted`` of the nightly is a ``BaseException`` on purpose: like Ctrl-C it unwinds
+whatever the night is doing.) Classes keep a builtin base where callers catch one
+(``ValueError``, ``RuntimeError``, ``AssertionError``, ``LookupError``).
 
 Every failure of a scenario belongs to one class (:mod:`prsm_validate.report.failures`):
 ``contract``, ``availability``, ``sla``, ``safety``, ``security`` or ``harness``. The client,
@@ -16,7 +38,19 @@ SECURITY, HARNESS = "security", "harness"
 EXCERPT_CHARS = 200
 
 
-class PrsmFailure(Exception):
+class PrsmError(Exception):
+    """The root of every exception the harness raises."""
+
+
+class UsageProblem(PrsmError):
+    """Wrong input from the user (a file, an option, a value); the message names the fix."""
+
+
+class HarnessError(PrsmError):
+    """The harness could not do its part; says nothing about the target."""
+
+
+class PrsmFailure(PrsmError):
     """A failure found by the harness, with its class; ``str()`` is the one-line cause."""
 
     failure_class: str = HARNESS
@@ -31,7 +65,7 @@ class PrsmFailure(Exception):
         return one_line(str(self))
 
 
-class OperationUnsupported(LookupError):
+class OperationUnsupported(HarnessError, LookupError):
     """The target's API profile has no such operation; the scenario skips with this reason."""
 
 

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from prsm_validate.errors import HarnessError
+
 EventType = Literal["invoke", "ok", "fail", "info"]
 EVENT_TYPES: tuple[str, ...] = ("invoke", "ok", "fail", "info")
 SAME: Any = object()  # "the completion value is the invocation's value"
@@ -69,7 +71,7 @@ class Event:
         )
 
 
-class ProcessCrashed(RuntimeError):
+class ProcessCrashed(HarnessError, RuntimeError):
     """A process whose last operation ended in ``info`` may not be used again."""
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prsm_validate.errors import UsageProblem
 from prsm_validate.history import EVENT_TYPES, Event
 
 FORMATS = ("jsonl", "jepsen")
@@ -31,7 +32,7 @@ JEPSEN_LINE = re.compile(r"jepsen\.util\s+-\s+(?P<rest>\S.*)$")
 SNIFF_LINES = 50
 
 
-class HistoryFormatError(ValueError):
+class HistoryFormatError(UsageProblem, ValueError):
     """A history file that cannot be read; the message names the file and line."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from prsm_validate.errors import UsageProblem
 from prsm_validate.history import History
 from prsm_validate.nemesis.core import ActiveFault, Nemesis
 from prsm_validate.targets.base import Deployment
@@ -27,7 +28,7 @@ TELEMETRY_BOUND_S = 5.0  # edge -> database within 5 s (seed target)
 SLA_SNAPSHOT = ("http_req_failed: rate<0.01", "http_req_duration{name:me}: p(95)<100ms")
 
 
-class ControlError(ValueError):
+class ControlError(UsageProblem, ValueError):
     """A request the controller cannot carry out (named component unknown, capability
     missing...): the activity fails with this message."""
 

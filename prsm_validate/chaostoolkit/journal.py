@@ -19,13 +19,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from prsm_validate.errors import UsageProblem
 from prsm_validate.report.store import RunStore, new_run_id
 
 FAULT_FUNCS = ("kill", "pause", "restart", "partition", "link_latency", "link_blackhole",
                "byzantine")
 
 
-class JournalError(ValueError):
+class JournalError(UsageProblem, ValueError):
     """The file is not a Chaos Toolkit journal."""
 
 

@@ -36,6 +36,7 @@ from prsm_validate.checker.models import (
 )
 from prsm_validate.checker.ops import Op, pair_operations
 from prsm_validate.checker.verdict import UNKNOWN, Validity, Verdict
+from prsm_validate.errors import PrsmError
 from prsm_validate.history import Event
 
 MODELS: dict[str, RegisterModel] = {"register": REGISTER, "cas-register": CAS_REGISTER}
@@ -47,7 +48,7 @@ WITNESS_PATH = 8
 ZOBRIST_SEED = 0x5EED  # fixed so that searches, and their step counts, are reproducible
 
 
-class OutOfBudget(Exception):
+class OutOfBudget(PrsmError):
     """The search ran past its deadline or step budget."""
 
 

@@ -12,12 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prsm_validate.errors import UsageProblem
 from prsm_validate.history import Event
 
 NEMESIS_PROCESSES = frozenset({"nemesis", ":nemesis"})
 
 
-class HistoryError(ValueError):
+class HistoryError(UsageProblem, ValueError):
     """A history that is not well formed; ``index`` is the offending event's index."""
 
     def __init__(self, message: str, index: int | None = None) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from prsm_validate.errors import OperationUnsupported
+from prsm_validate.errors import OperationUnsupported, UsageProblem
 
 __all__ = ["FEATURES", "PROFILES", "OperationUnsupported", "Profile", "Route", "Vocabulary"]
 
@@ -168,7 +168,7 @@ def route(profile_name: str | Profile, operation: str) -> Route:
     return profile(profile_name).route(operation)
 
 
-class VocabularyError(ValueError):
+class VocabularyError(UsageProblem, ValueError):
     """A vocabulary override is malformed; the message names the key and the fix."""
 
 

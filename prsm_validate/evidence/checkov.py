@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from prsm_validate.errors import HarnessError
 from prsm_validate.evidence.base import Finding, Line, Repository
 
 CHECKOV_VERSION = "3.3.30"
@@ -25,7 +26,7 @@ INSTALL_TIMEOUT_S = 900.0
 RUN_TIMEOUT_S = 300.0
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(HarnessError, RuntimeError):
     """Checkov is not available; the message says how to provide it."""
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from prsm_validate.errors import UsageProblem
+
 VERSION = 2
 KINDS = ("automated", "evidence", "manual")
 OPS = ("<", "<=", ">", ">=", "==")
@@ -36,7 +38,7 @@ V1_CHANGES = (
     "requires person_checks: on manual criteria; start from fixtures/gates.yaml")
 
 
-class GateFileError(ValueError):
+class GateFileError(UsageProblem, ValueError):
     """The gate file is wrong; the message names the file, the key and the fix."""
 
 

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prsm_validate.errors import HarnessError
 from prsm_validate.load.progress import Progress
 from prsm_validate.load.recorder import SPEC_FILE_ENV, Recorder, split_key
 from prsm_validate.load.result import LoadResult
@@ -103,7 +104,7 @@ class LoadPlan:
         return max(1, self.workers + self.remote_workers)
 
 
-class LoadCancelled(RuntimeError):
+class LoadCancelled(HarnessError, RuntimeError):
     """The run's ``cancel`` event was set: its processes were killed, it has no result."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from prsm_validate.errors import UsageProblem
 from prsm_validate.mutation.generate import Mutant
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "mutation-equivalents.yaml"
@@ -22,7 +23,7 @@ _KEYS = ("module", "operator", "line", "mutated", "reason")
 KINDS = ("equivalent", "unreachable")
 
 
-class EquivalentsError(ValueError):
+class EquivalentsError(UsageProblem, ValueError):
     """The equivalents file is malformed; the message names the file, the entry and the fix."""
 
 

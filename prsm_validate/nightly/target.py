@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prsm_validate.errors import UsageProblem
 from prsm_validate.targets.base import fault_permission
 from prsm_validate.targets.config import TargetSpec, default_targets_file, resolve_target
 
 
-class TargetRefused(ValueError):
+class TargetRefused(UsageProblem, ValueError):
     """The target cannot be used for a nightly (unknown, malformed, or protected)."""
 
 

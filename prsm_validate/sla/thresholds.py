@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from prsm_validate.errors import UsageProblem
+
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 _CONDITION = re.compile(
     r"\s*(?P<agg>avg|min|max|med|p\((?P<pct>\d+(?:\.\d+)?)\)|rate|count)\s*"
@@ -33,7 +35,7 @@ _CONDITION = re.compile(
 _SELECTOR = re.compile(r"\s*(?P<name>[A-Za-z_][\w.]*)\s*(?:\{(?P<tags>[^}]*)\})?\s*$")
 
 
-class ThresholdSyntaxError(ValueError):
+class ThresholdSyntaxError(UsageProblem, ValueError):
     """An expression that is not a valid threshold; the message points at the problem."""
 
     def __init__(self, text: str, position: int, problem: str) -> None:

@@ -31,6 +31,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from prsm_validate.errors import UsageProblem
 from prsm_validate.targets import base
 
 BUILTIN = ("local", "docker", "k8s")
@@ -40,7 +41,7 @@ _KEYS = {"kind", "api_url", "profile", "credentials", "protected", "allow_chaos"
          "openapi_url", "metrics_url", "vocabulary", "features", "control", "ready_timeout_s"}
 
 
-class TargetConfigError(ValueError):
+class TargetConfigError(UsageProblem, ValueError):
     """The targets file or the chosen target is wrong; the message says how to fix it."""
 
 

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from prsm_validate.errors import HarnessError, UsageProblem
 from prsm_validate.targets import base
 
 log = logging.getLogger("prsm_validate.control")
@@ -36,11 +37,11 @@ KINDS = ("docker", "command", "kubernetes")
 ACTIONS = ("kill", "pause", "resume", "restart")
 
 
-class ControlConfigError(ValueError):
+class ControlConfigError(UsageProblem, ValueError):
     """``control:`` is malformed; the message is ``key: problem and fix``."""
 
 
-class ControlError(RuntimeError):
+class ControlError(HarnessError, RuntimeError):
     """A control action failed (a command exited non-zero, a container is gone...)."""
 
 

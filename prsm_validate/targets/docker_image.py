@@ -29,6 +29,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from prsm_validate.errors import HarnessError
+
 BASE_IMAGE = "prsm-base:bookworm"
 IMAGE_REPO = "prsm-ref"
 SUITE = "bookworm"
@@ -48,7 +50,7 @@ Progress = Callable[[str], None]
 WatchGroup = Callable[[int], None]
 
 
-class ImageError(RuntimeError):
+class ImageError(HarnessError, RuntimeError):
     """An image could not be built; the message says which step and why."""
 
 

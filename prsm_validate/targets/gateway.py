@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import h11
 
+from prsm_validate.errors import PrsmError
 from prsm_validate.nemesis.proxy.core import is_loopback
 
 log = logging.getLogger("prsm_validate.gateway")
@@ -45,7 +46,7 @@ HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"up
 Backend = tuple[str, int]
 
 
-class BackendFailed(Exception):
+class BackendFailed(PrsmError):
     """The backend failed after the request was sent (its outcome is unknown)."""
 
 

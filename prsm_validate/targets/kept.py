@@ -13,12 +13,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from prsm_validate.errors import UsageProblem
 from prsm_validate.targets.reaper import stop_groups
 
 PATTERN = "kept-*.json"
 
 
-class NothingKept(Exception):
+class NothingKept(UsageProblem):
     """The run folder holds no running system."""
 
 

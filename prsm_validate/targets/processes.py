@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from prsm_validate.errors import HarnessError
 
-class StartupError(RuntimeError):
+
+class StartupError(HarnessError, RuntimeError):
     """A component did not become ready; the message names it and shows its last log lines."""
 
 

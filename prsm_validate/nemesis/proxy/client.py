@@ -13,8 +13,10 @@ from urllib.parse import quote
 
 import httpx
 
+from prsm_validate.errors import HarnessError
 
-class ProxyApiError(Exception):
+
+class ProxyApiError(HarnessError):
     """A Toxiproxy API error: ``status`` (404 unknown, 409 duplicate, 400 bad input, ...)."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -12,6 +12,7 @@ import ipaddress
 import random
 from typing import Any
 
+from prsm_validate.errors import UsageProblem
 from prsm_validate.nemesis.proxy.link import Connection
 from prsm_validate.nemesis.proxy.toxics import (
     ToxicError,
@@ -22,7 +23,7 @@ from prsm_validate.nemesis.proxy.toxics import (
 )
 
 
-class ApiError(Exception):
+class ApiError(UsageProblem):
     """An error the API answers with Toxiproxy's body ``{"error": ..., "status": ...}``."""
 
     def __init__(self, message: str, status: int) -> None:

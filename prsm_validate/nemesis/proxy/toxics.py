@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from prsm_validate.errors import UsageProblem
+
 STREAMS = ("upstream", "downstream")
 
 #: Attribute names and defaults per toxic type, in Toxiproxy's JSON names and units:
@@ -35,7 +37,7 @@ ATTRIBUTES: dict[str, dict[str, int]] = {
 DATA, EOF, CLOSE = "data", "eof", "close"
 
 
-class ToxicError(ValueError):
+class ToxicError(UsageProblem, ValueError):
     """A toxic definition the API must refuse; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, message: str, status: int = 400) -> None:
