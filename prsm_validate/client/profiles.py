@@ -40,6 +40,10 @@ FEATURES: dict[str, str] = {
     "task_workers": "task status names the worker running it (field 'worker')",
     "generation_limits": "generate refuses max_tokens 0 and temperature 9 with 422",
     "health_components": "health names each dependency under components.<name>.status",
+    "error_codes": "every refusal is {\"error\": {\"code\", \"message\"}} with the stable code "
+                   "of its status (unauthorized, not_found, conflict, validation_error, ...)",
+    "input_limits": "the reference input limits (README \"Input limits\"): a value at a limit "
+                    "is accepted, one past it is refused with 422 naming the field",
 }
 
 STATUS_ROLES = ("queued", "running", "done", "failed", "cancelled")

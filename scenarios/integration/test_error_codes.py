@@ -8,16 +8,9 @@ import uuid
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.requires("error_codes")]
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          409: "conflict", 413: "payload_too_large", 422: "validation_error"}
-
-
-@pytest.fixture(autouse=True)
-def _reference_contract(prsm_deployment):
-    if prsm_deployment.profile != "reference":
-        pytest.skip(f"the error vocabulary is the reference contract's; target "
-                    f"{prsm_deployment.target!r} speaks {prsm_deployment.profile!r}")
 
 
 def _assert_code(status: int, body: object, why: str) -> None:

@@ -9,18 +9,11 @@ import uuid
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.requires("input_limits")]
 LIMITS = {"account": 128, "transfer_id": 128, "amount": 10**15, "memory_key": 256,
           "ttl_s": 365 * 24 * 3600, "prompt": 32_000, "model": 128, "max_tokens": 2048,
           "temperature": 2.0, "priority": 10, "username": 128}
 DEFAULT_TOKENS = {"generate": 64, "inference": 16}  # words answered when max_tokens is omitted
-
-
-@pytest.fixture(autouse=True)
-def _reference_contract(prsm_deployment):
-    if prsm_deployment.profile != "reference":
-        pytest.skip(f"input limits are the reference contract's; target "
-                    f"{prsm_deployment.target!r} speaks {prsm_deployment.profile!r}")
 
 
 def _refused_naming(response, field: str) -> bool:

@@ -8,17 +8,10 @@ import hashlib
 
 import pytest
 
-from prsm_validate.waiting import eventually
+from prsm_validate import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.requires("task_compute")]
 ROUNDS_CAP = 1_000_000
-
-
-@pytest.fixture(autouse=True)
-def _reference_contract(prsm_deployment):
-    if prsm_deployment.profile != "reference":
-        pytest.skip(f"the compute task type is the reference contract's; target "
-                    f"{prsm_deployment.target!r} speaks {prsm_deployment.profile!r}")
 
 
 def _sha256_rounds(text: str, rounds: int) -> str:
