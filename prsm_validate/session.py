@@ -19,6 +19,11 @@ USES_PRSM = "prsm"  # user property marking a test that used the system under te
 FAILURE = "failure"  # user property: {"class", "cause"} of a failed phase
 
 
+def selected_gate(config: pytest.Config) -> str | None:
+    """The gate(s) this run evaluates (``--prsm-gate``), or None."""
+    return config.stash[SETTINGS_KEY].gate
+
+
 class PrsmSession:
     """What the plugin knows about this run; registered as a plugin in ``pytest_configure``."""
 

@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from prsm_validate.client.workload import progress
+from prsm_validate import progress
 
 pytestmark = [pytest.mark.byzantine, pytest.mark.requires("consensus", "byzantine")]
 RECOVERY_BOUND_S = 20.0
@@ -89,8 +89,7 @@ def test_negative_control_f_plus_1_colluders_are_caught(prsm_deployment, prsm_hi
     if prsm_deployment.kind != "local":
         pytest.skip(f"target {prsm_deployment.target!r}: the negative control starts its own "
                     "cluster on this machine (local target only)")
-    from prsm_validate.checker import check_agreement
-    from prsm_validate.client.nodes import NodeLog
+    from prsm_validate import NodeLog, check_agreement
     from reference_system.consensus.launch import LocalCluster
 
     colluders = {0: ["equivocate:2", "double-vote:2"], 3: ["double-vote:2"]}

@@ -8,9 +8,7 @@ import time
 
 import pytest
 
-from prsm_validate.checker.cluster import assert_safe
-from prsm_validate.client.workload import progress
-from prsm_validate.waiting import eventually
+from prsm_validate import assert_safe, eventually, progress
 
 pytestmark = [pytest.mark.consensus, pytest.mark.requires("consensus")]
 

@@ -11,7 +11,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from prsm_validate.waiting import eventually
+from prsm_validate import eventually
 
 pytestmark = [pytest.mark.consensus, pytest.mark.requires("consensus", "kill", "restart")]
 BOUND_S = 30.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from prsm_validate.client.workload import progress
+from prsm_validate import progress
 
 pytestmark = [pytest.mark.consensus, pytest.mark.requires("consensus")]
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from prsm_validate.client.workload import progress
-from prsm_validate.waiting import eventually
+from prsm_validate import eventually, progress
 
 pytestmark = [pytest.mark.consensus,
               pytest.mark.requires("consensus", "kill", "restart", "partition")]

@@ -11,8 +11,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip a slow drill unless a gate or ``-m`` asked for slow tests."""
     if item.get_closest_marker("slow") is None:
         return
-    from prsm_validate.session import SETTINGS_KEY
+    from prsm_validate import selected_gate
 
-    gate = item.config.stash[SETTINGS_KEY].gate
-    if gate is None and "slow" not in (item.config.getoption("markexpr") or ""):
+    asked = "slow" in (item.config.getoption("markexpr") or "")
+    if selected_gate(item.config) is None and not asked:
         pytest.skip("slow drill: runs under --prsm-gate (M6, M11, T2, T4) or with -m slow")

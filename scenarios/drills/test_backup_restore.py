@@ -12,11 +12,11 @@ the disaster lost (the measured RPO); a pg_dump of it restored with pg_restore i
 
 from __future__ import annotations
 
-from prsm_validate.drills import pitr
+from prsm_validate import run_pitr_drill
 
 
 def test_point_in_time_recovery_restores_exactly_the_rows_before_the_target(record_property):
-    figures = pitr.run(before=200, after=100, tail_s=1.5)
+    figures = run_pitr_drill(before=200, after=100, tail_s=1.5)
     record_property("backup", figures.to_json())
     assert not figures.problems, f"restore is wrong: {figures.problems[:10]}"
     assert figures.tail_acknowledged > 0 and figures.tail_recovered > 0, figures.to_json()

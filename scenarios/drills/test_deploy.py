@@ -19,9 +19,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from prsm_validate.client.api import ApiClient
-from prsm_validate.drills.traffic import Traffic
-from prsm_validate.targets.base import Redeploy
+from prsm_validate import ApiClient, Redeploy, Traffic
 
 pytestmark = [pytest.mark.requires("restart", "consensus"), pytest.mark.chaos,
               pytest.mark.slow]

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from prsm_validate.client.api import ApiClient
-from prsm_validate.drills.recovery import PROBE_TIMEOUT_S, Watch, measure
+from prsm_validate import PROBE_TIMEOUT_S, ApiClient, Watch, measure_recovery
 
 pytestmark = [pytest.mark.requires("kill", "pause", "partition", "consensus"),
               pytest.mark.chaos, pytest.mark.slow]
@@ -60,22 +59,25 @@ def test_recovery_time_of_every_chaos_fault(prsm_deployment, prsm_nemesis, prsm_
     assert watch.problem() is None, f"not healthy before the drill: {watch.problem()}"
     components = set(prsm_control.components())
     for name in [p for p in PROCESSES if p in components]:
-        outcomes.append(measure(watch, f"kill {name}", lambda n=name: nemesis.kill(n),
-                                lambda n=name: nemesis.start(n),
-                                _health_url(prsm_deployment, name)))
+        outcomes.append(measure_recovery(watch, f"kill {name}", lambda n=name: nemesis.kill(n),
+                                         lambda n=name: nemesis.start(n),
+                                         _health_url(prsm_deployment, name)))
     primary = nemesis.primary()
     backup = next(n for n in nemesis.nodes if n != primary)
-    outcomes.append(measure(watch, f"kill backup {backup}", lambda: nemesis.kill(backup),
-                            lambda: nemesis.start(backup)))
+    outcomes.append(measure_recovery(watch, f"kill backup {backup}", lambda: nemesis.kill(backup),
+                                     lambda: nemesis.start(backup)))
     primary = nemesis.primary()
-    outcomes.append(measure(watch, f"pause primary {primary}", lambda: nemesis.pause(primary),
-                            lambda: nemesis.resume(primary)))
+    outcomes.append(measure_recovery(watch, f"pause primary {primary}",
+                                     lambda: nemesis.pause(primary),
+                                     lambda: nemesis.resume(primary)))
     primary = nemesis.primary()
-    outcomes.append(measure(watch, f"kill primary {primary}", lambda: nemesis.kill(primary),
-                            lambda: nemesis.start(primary)))
+    outcomes.append(measure_recovery(watch, f"kill primary {primary}",
+                                     lambda: nemesis.kill(primary),
+                                     lambda: nemesis.start(primary)))
     for shape in ("isolate-primary", "halves"):
         partition = Partition(nemesis, shape)
-        outcomes.append(measure(watch, f"partition {shape}", partition.inject, partition.heal))
+        outcomes.append(measure_recovery(watch, f"partition {shape}", partition.inject,
+                                         partition.heal))
     figures = [o.to_json() for o in outcomes]
     timed = [o.recovery_s for o in outcomes if o.recovery_s is not None]
     record_property("recovery", {"max_s": round(max(timed), 3) if timed else None,

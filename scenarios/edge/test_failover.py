@@ -42,7 +42,7 @@ def test_edge_sequences_continue_after_restart_without_gap_or_reuse(prsm_deploym
                                                                     prsm_nemesis, prsm_client):
     import httpx
 
-    from prsm_validate.client import telemetry as tel
+    from prsm_validate import telemetry as tel
 
     stats_url = prsm_deployment.services["edge"] + "/stats"
 

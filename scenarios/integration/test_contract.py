@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from prsm_validate.client.openapi import document_problem
-from prsm_validate.errors import ContractViolation
+from prsm_validate import ContractViolation, document_problem
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from prsm_validate.client.checks import error_body
-from prsm_validate.errors import ContractViolation, excerpt
-from prsm_validate.waiting import eventually
+from prsm_validate import ContractViolation, error_body, eventually, excerpt
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +106,7 @@ def test_oversize_body_is_413(prsm_api):
 
 @pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"key": 5, "value": 1}'])
 def test_malformed_bodies_get_structured_4xx_without_traces(prsm_api, body):
-    from prsm_validate.client.api import Response, parse_body
+    from prsm_validate import Response, parse_body
 
     raw = prsm_api.http.post(prsm_api.api.route("memory_set").path, content=body, headers={
         "Authorization": f"Bearer {prsm_api.token}", "Content-Type": "application/json"})
@@ -119,7 +117,7 @@ def test_malformed_bodies_get_structured_4xx_without_traces(prsm_api, body):
 
 
 def test_unknown_route_is_a_structured_404(prsm_api):
-    from prsm_validate.client.api import Response, parse_body
+    from prsm_validate import Response, parse_body
 
     raw = prsm_api.http.get("/api/does-not-exist")
     response = Response(raw.status_code, parse_body(raw, "unknown route"), raw.headers, 0.0,

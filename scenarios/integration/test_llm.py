@@ -7,8 +7,7 @@ import uuid
 
 import pytest
 
-from prsm_validate.client.checks import error_body, llm_model
-from prsm_validate.errors import ContractViolation
+from prsm_validate import ContractViolation, error_body, llm_model
 
 pytestmark = pytest.mark.integration
 

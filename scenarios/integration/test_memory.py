@@ -7,9 +7,7 @@ import uuid
 
 import pytest
 
-from prsm_validate.client.checks import error_body
-from prsm_validate.client.profiles import validation_details
-from prsm_validate.waiting import eventually
+from prsm_validate import error_body, eventually, validation_details
 
 pytestmark = pytest.mark.integration
 

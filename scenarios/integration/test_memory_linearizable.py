@@ -13,11 +13,15 @@ import uuid
 
 import pytest
 
-from prsm_validate.checker import check_linearizable
-from prsm_validate.client.api import ApiClient, Unavailable
-from prsm_validate.client.workload import ClientLog, run_clients
-from prsm_validate.errors import require_valid
-from prsm_validate.seeds import derive_seed
+from prsm_validate import (
+    ApiClient,
+    ClientLog,
+    Unavailable,
+    check_linearizable,
+    derive_seed,
+    require_valid,
+    run_clients,
+)
 
 pytestmark = pytest.mark.integration
 

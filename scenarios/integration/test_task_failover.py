@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from prsm_validate.client.checks import task_status, task_template, wait_task
-from prsm_validate.errors import SafetyViolation, excerpt
+from prsm_validate import SafetyViolation, excerpt, task_status, task_template, wait_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos,
               pytest.mark.requires("kill", "task_workers")]

@@ -12,8 +12,7 @@ import uuid
 
 import pytest
 
-from prsm_validate.client.checks import task_status, task_template, wait_task
-from prsm_validate.errors import ContractViolation, excerpt
+from prsm_validate import ContractViolation, excerpt, task_status, task_template, wait_task
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from prsm_validate.load.engine import Endpoint
+from prsm_validate import Endpoint
 
 pytestmark = pytest.mark.load
 

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import pytest
 
-from prsm_validate.checker import check_recovery, faults_from_history, progress_from_history
-from prsm_validate.checker.liveness import FaultWindow
-from prsm_validate.client.workload import progress
-from prsm_validate.generator.schedule import ScheduleConfig, generate
-from prsm_validate.nemesis.scheduler import run_schedule
-from prsm_validate.seeds import derive_seed
+from prsm_validate import (
+    FaultWindow,
+    ScheduleConfig,
+    check_recovery,
+    derive_seed,
+    faults_from_history,
+    generate_schedule,
+    progress,
+    progress_from_history,
+    run_schedule,
+)
 
 pytestmark = [pytest.mark.partition, pytest.mark.chaos,
               pytest.mark.requires("consensus", "partition", "kill", "pause", "link_faults")]
@@ -27,8 +32,8 @@ CONFIG = ScheduleConfig(min_duration=0.5, max_duration=2.5, min_gap=0.3, max_gap
 @pytest.mark.parametrize("iteration", range(ITERATIONS))
 def test_seeded_fault_schedule(iteration, prsm_seed, prsm_cluster, prsm_nemesis,
                                prsm_transfers, prsm_history, record_property):
-    schedule = generate(derive_seed(prsm_seed, "schedule", iteration), prsm_cluster.names,
-                        DURATION_S, CONFIG)
+    schedule = generate_schedule(derive_seed(prsm_seed, "schedule", iteration),
+                                 prsm_cluster.names, DURATION_S, CONFIG)
     record_property("schedule", schedule.to_json())
     record_property("schedule_lines", schedule.describe())
     before = prsm_cluster.settled_ledgers()

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import HealthCheck, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from prsm_validate.nemesis.stateful import cluster_machine
-from prsm_validate.seeds import derive_seed
+from prsm_validate import cluster_machine, derive_seed
 
 pytestmark = [pytest.mark.partition, pytest.mark.chaos,
               pytest.mark.requires("consensus", "partition", "kill", "pause", "link_faults")]

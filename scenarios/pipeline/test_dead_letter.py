@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from prsm_validate.client import telemetry as tel
+from prsm_validate import telemetry as tel
 from reference_system import telemetry
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.requires("db", "broker", "pipeline")]

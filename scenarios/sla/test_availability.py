@@ -15,8 +15,7 @@ import time
 import httpx
 import pytest
 
-from prsm_validate.client.api import ApiClient
-from prsm_validate.errors import PrsmFailure
+from prsm_validate import ApiClient, PrsmFailure
 
 pytestmark = [pytest.mark.requires("restart", "consensus"),
               # the client records a 5xx, a timeout or a dropped connection as failed

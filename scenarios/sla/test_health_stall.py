@@ -14,8 +14,7 @@ import uuid
 
 import pytest
 
-from prsm_validate.client.api import ApiClient, Unavailable
-from prsm_validate.errors import SlaViolation
+from prsm_validate import ApiClient, SlaViolation, Unavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.sla("http_req_failed{name:health}",
                                                        "rate<0.01")]

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from prsm_validate.client.checks import llm_model
+from prsm_validate import llm_model
 
 pytestmark = pytest.mark.integration
 
