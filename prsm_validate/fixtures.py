@@ -85,9 +85,11 @@ def _announce_ready(config: pytest.Config, name: str, ready_s: float | None) -> 
 
 def _release(config: pytest.Config, session: Any, target: Any, deployment: Any) -> None:
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    if hasattr(target, "save_logs") and session.uses_prsm:
+    from prsm_validate.targets.base import Keepable, LogCollector
+
+    if isinstance(target, LogCollector) and session.uses_prsm:
         target.save_logs(session.store.logs_path / ("" if worker == "main" else worker))
-    if session.settings.keep and hasattr(target, "root"):
+    if session.settings.keep and isinstance(target, Keepable):
         _keep(config, session, target, deployment, worker)
         return
     target.stop()

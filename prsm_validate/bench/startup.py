@@ -14,6 +14,8 @@ import statistics
 import time
 from typing import Any
 
+from prsm_validate.targets.base import StartupTimeline
+
 NAME = "startup"
 HELP = "Local target cold start to ready (median of --runs); JSON on the last line."
 
@@ -46,8 +48,9 @@ def _measure(name: str, runs: int) -> tuple[list[float], list[dict[str, Any]]]:
         try:
             target.start()
             times.append(time.monotonic() - started)
-            timelines.append(target.timeline() if hasattr(target, "timeline") else {})
-            cpu = _cpu_seconds(target.pids()) if hasattr(target, "pids") else {}
+            timed = isinstance(target, StartupTimeline)
+            timelines.append(target.timeline() if timed else {})
+            cpu = _cpu_seconds(target.pids()) if timed else {}
         finally:
             target.stop()
         timelines[-1] = {"__cpu__": cpu, **timelines[-1]}

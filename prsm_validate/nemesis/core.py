@@ -14,13 +14,15 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from prsm_validate.history import History
 from prsm_validate.nemesis import cluster as cluster_faults
 from prsm_validate.targets import base
+
+Control = TypeVar("Control")
 
 NEMESIS = "nemesis"
 
@@ -78,9 +80,15 @@ class Nemesis:
         self.rng = random.Random(self.seed)
 
     def _require(self, capability: str) -> base.ProcessControl:
-        if not self.deployment.has(capability) or self.deployment.control is None:
-            pytest.skip(f"target {self.deployment.target!r} lacks capability {capability}")
-        return self.deployment.control
+        return self._control(capability, base.ProcessControl)
+
+    def _control(self, capability: str, protocol: type[Control]) -> Control:
+        """The target's control as ``protocol``, or skip naming the capability it lacks."""
+        control = self.deployment.control
+        if not self.deployment.has(capability) or not isinstance(control, protocol):
+            pytest.skip(f"target {self.deployment.target!r} lacks capability {capability}"
+                        f"{'' if control is None else f' (its control is no {protocol.__name__})'}")
+        return control
 
     def _record(self, kind: str, target: str, phase: str) -> FaultRecord:
         record = FaultRecord(kind, target, time.monotonic())
@@ -129,6 +137,14 @@ class Nemesis:
         self._require(base.RESTART).restart(component)
         return self._begin("restart", component, None)
 
+    def wipe(self, node: str) -> FaultRecord:
+        """Kill replica ``node``, delete its durable log and start it empty: it must catch up
+        by state transfer (recorded like every fault, in the history and faults.json)."""
+        control = self._control(base.WIPE, base.WipeControl)
+        record = self._begin("wipe", node, None)
+        control.wipe_node(node)
+        return record
+
     @contextlib.contextmanager
     def paused(self, component: str) -> Iterator[FaultRecord]:
         """SIGSTOP ``component`` for the ``with`` block, SIGCONT after it (also on failure)."""
@@ -163,13 +179,10 @@ class Nemesis:
 
     def cut(self, source: str, dest: str) -> FaultRecord:
         """Partition ``source`` from ``dest`` until :meth:`heal_link` or the end of the test."""
-        self._require(base.LINK_FAULTS)
-        control = self.deployment.control
-        if not hasattr(control, "cut_link"):
-            pytest.skip(f"target {self.deployment.target!r} cannot cut links")
-        control.cut_link(source, dest)  # type: ignore[union-attr]
+        control = self._control(base.LINK_FAULTS, base.LinkControl)
+        control.cut_link(source, dest)
         return self._begin("partition", f"{source}<->{dest}",
-                           lambda: control.heal_link(source, dest))  # type: ignore[union-attr]
+                           lambda: control.heal_link(source, dest))
 
     @contextlib.contextmanager
     def partitioned(self, source: str, dest: str) -> Iterator[FaultRecord]:
@@ -235,18 +248,18 @@ class Nemesis:
     def byzantine(self, node: str, *modes: str, negative_control: bool = False) -> ActiveFault:
         """Restart ``node`` with Byzantine behaviours (``equivocate``, ``silence:1,2`` ...);
         at most f nodes at once unless the scenario is a ``negative_control``."""
-        control = self._require(base.BYZANTINE)
+        control = self._control(base.BYZANTINE, base.ByzantineControl)
         f = (len(self.nodes) - 1) // 3
         faulty = {*self._byzantine, node}
         if len(faulty) > f and not negative_control:
             raise ValueError(f"{len(faulty)} Byzantine nodes {sorted(faulty)} exceed f = {f}; "
                              "pass negative_control=True for a scenario that must see it fail")
-        control.restart_node(node, modes)  # type: ignore[attr-defined]
+        control.restart_node(node, modes)
         self._byzantine[node] = modes
 
         def undo() -> None:
             self._byzantine.pop(node, None)
-            control.restart_node(node, ())  # type: ignore[attr-defined]
+            control.restart_node(node, ())
 
         return ActiveFault(self, self._begin("byzantine", f"{node}:{'+'.join(modes)}", undo))
 
@@ -254,19 +267,19 @@ class Nemesis:
         """Start a second process with ``node``'s identity; ``sees_twin`` (replicas, or
         ``"api"``) talk to the twin from now on, everyone else to the original."""
         proxy = self._fault_proxy(base.BYZANTINE)
-        control = self._require(base.BYZANTINE)
-        twin, listen = control.start_twin(node)  # type: ignore[attr-defined]
+        control = self._control(base.BYZANTINE, base.TwinControl)
+        twin, listen = control.start_twin(node)
         try:
             back = cluster_faults.redirect(proxy, sees_twin, node, listen)
         except BaseException:
-            control.stop_twin(twin)  # type: ignore[attr-defined]
+            control.stop_twin(twin)
             raise
 
         def undo() -> None:
             try:
                 back()
             finally:
-                control.stop_twin(twin)  # type: ignore[attr-defined]
+                control.stop_twin(twin)
 
         return ActiveFault(self, self._begin("twins", f"{node}:{','.join(sees_twin)}", undo))
 

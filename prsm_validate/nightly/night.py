@@ -19,6 +19,7 @@ from prsm_validate.nightly.families import FAMILIES
 from prsm_validate.nightly.soak import DEFAULT_THRESHOLDS
 from prsm_validate.nightly.stages import Stage, StageResult, registered
 from prsm_validate.report.store import RunStore, new_run_id
+from prsm_validate.targets.base import LogCollector
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ class Night:
         if target is None:
             return
         try:
-            if hasattr(target, "save_logs") and self.deployment is not None:
+            if isinstance(target, LogCollector) and self.deployment is not None:
                 target.save_logs(self.store.logs_path)
         finally:
             try:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 # Capability names used by the `requires` marker and the nemesis.
@@ -12,10 +13,11 @@ LINK_FAULTS, PARTITION, BYZANTINE = "link_faults", "partition", "byzantine"
 DB, REDIS, BROKER, CONSENSUS = "db", "redis", "broker", "consensus"
 EDGE, PIPELINE = "edge", "pipeline"
 TOKEN_SIGNING = "token_signing"  # the harness holds the API's JWT key (forged-token checks)
-FAULT_CAPABILITIES = frozenset({KILL, PAUSE, RESTART, LINK_FAULTS, PARTITION, BYZANTINE})
+WIPE = "wipe"  # a replica's durable log can be deleted (state-transfer scenarios)
+FAULT_CAPABILITIES = frozenset({KILL, PAUSE, RESTART, LINK_FAULTS, PARTITION, BYZANTINE, WIPE})
 # What the local target offers, known at configure time without importing it (it is heavy).
 LOCAL_CAPABILITIES = frozenset({KILL, PAUSE, RESTART, DB, REDIS, BROKER, TOKEN_SIGNING, EDGE,
-                                PIPELINE, LINK_FAULTS, CONSENSUS, PARTITION, BYZANTINE})
+                                PIPELINE, LINK_FAULTS, CONSENSUS, PARTITION, BYZANTINE, WIPE})
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class NodeEndpoint:
     url: str
 
 
+# Small optional control protocols: a target's control implements the ones it can do, and the
+# nemesis, fixtures and nightly check them with isinstance (never by probing attributes).
+
+@runtime_checkable
 class ProcessControl(Protocol):
     """Process faults a target can apply to its named components."""
 
@@ -45,6 +51,59 @@ class ProcessControl(Protocol):
     def resume(self, component: str) -> None: ...
     def restart(self, component: str) -> None: ...
     def components(self) -> list[str]: ...
+
+
+@runtime_checkable
+class LinkControl(Protocol):
+    """Cut and heal the connection between two named components."""
+
+    def cut_link(self, source: str, dest: str) -> None: ...
+    def heal_link(self, source: str, dest: str) -> None: ...
+
+
+@runtime_checkable
+class ByzantineControl(Protocol):
+    """Restart a consensus replica with Byzantine behaviours (none: honest again)."""
+
+    def restart_node(self, name: str, byzantine: Sequence[str] = ()) -> None: ...
+
+
+@runtime_checkable
+class TwinControl(Protocol):
+    """Run a second process with a replica's identity (Twins); returns (twin, listen)."""
+
+    def start_twin(self, name: str) -> tuple[str, str]: ...
+    def stop_twin(self, twin: str) -> None: ...
+
+
+@runtime_checkable
+class WipeControl(Protocol):
+    """Kill a replica, delete its durable log and start it empty (state transfer)."""
+
+    def wipe_node(self, name: str) -> None: ...
+
+
+@runtime_checkable
+class LogCollector(Protocol):
+    """A target that can copy its components' logs into the run's report folder."""
+
+    def save_logs(self, dest: Path) -> None: ...
+
+
+@runtime_checkable
+class StartupTimeline(Protocol):
+    """A target that reports when each component was spawned and ready, and their pids
+    (``prsm-validate bench startup``)."""
+
+    def timeline(self) -> dict[str, tuple[float, float | None]]: ...
+    def pids(self) -> dict[str, int]: ...
+
+
+@runtime_checkable
+class Keepable(Protocol):
+    """A target that can be left running (``--prsm-keep``): its state lives under ``root``."""
+
+    root: Path
 
 
 @runtime_checkable

@@ -53,16 +53,16 @@ def test_invalid_transfers_are_refused_with_reasons(prsm_api, prsm_deployment):
 
 @pytest.mark.requires("restart")
 def test_restarted_cluster_reaches_consensus_within_30s_with_ledger_intact(
-        prsm_cluster, prsm_control, prsm_api, prsm_deployment, record_property):
+        prsm_cluster, prsm_nemesis, prsm_api, prsm_deployment, record_property):
     user = prsm_deployment.credentials.username
     moved = prsm_api.call("transfer", {"to": f"{user}/persist", "amount": 3})
     assert moved.ok, moved.body
     before = prsm_cluster.settled_ledgers()
     started = time.monotonic()
     for name in prsm_cluster.names:  # all at once: every replica recovers from its own log
-        prsm_control.kill(name)
+        prsm_nemesis.kill(name)
     for name in prsm_cluster.names:
-        prsm_control.restart(name)
+        prsm_nemesis.start(name)
     response = eventually(lambda: _committed(prsm_api, user), 30,
                           what="a transfer committed after the whole cluster restarted")
     seconds = time.monotonic() - started

@@ -64,16 +64,14 @@ def test_primary_fails_view_change_then_commits_resume(fault, prsm_cluster, prsm
     assert_safe(prsm_cluster, prsm_history.events, before, record_property)
 
 
-def test_wiped_replica_recovers_by_state_transfer(prsm_cluster, prsm_nemesis, prsm_control,
-                                                  prsm_transfers, prsm_history,
-                                                  prsm_deployment, record_property):
-    if not hasattr(prsm_control, "wipe_node"):
-        pytest.skip(f"target {prsm_deployment.target!r} cannot wipe a replica's durable log")
+@pytest.mark.requires("wipe")
+def test_wiped_replica_recovers_by_state_transfer(prsm_cluster, prsm_nemesis, prsm_transfers,
+                                                  prsm_history, record_property):
     before = prsm_cluster.settled_ledgers()
     victim = _backup(prsm_cluster, prsm_nemesis)
     with prsm_transfers(clients=4) as run:
         progress(run, 300, 30, "commits past a stable checkpoint")
-        prsm_control.wipe_node(victim)
+        prsm_nemesis.wipe(victim)
         started = time.monotonic()
         prsm_cluster.wait_caught_up([victim], 30)
         record_property("state_transfer_s", round(time.monotonic() - started, 3))

@@ -10,7 +10,7 @@ import pytest
 from prsm_validate import eventually, progress
 
 pytestmark = [pytest.mark.consensus,
-              pytest.mark.requires("consensus", "kill", "restart", "partition")]
+              pytest.mark.requires("consensus", "kill", "restart", "partition", "wipe")]
 BOUND_S = 30.0
 
 
@@ -23,16 +23,15 @@ def _same_ledger(cluster, victim: str, others: list[str]):
     return all(ledgers[victim][k] == reference[k] for k in keys) and ledgers
 
 
+@pytest.mark.requires("wipe")
 def test_a_replica_restarted_after_a_state_transfer_recovers_the_transferred_state(
-        prsm_cluster, prsm_nemesis, prsm_control, prsm_transfers, prsm_deployment):
-    if not hasattr(prsm_control, "wipe_node"):
-        pytest.skip(f"target {prsm_deployment.target!r} cannot wipe a replica's durable log")
+        prsm_cluster, prsm_nemesis, prsm_transfers):
     primary = prsm_nemesis.primary()
     victim = next(name for name in prsm_cluster.names if name != primary)
     others = [name for name in prsm_cluster.names if name != victim]
     with prsm_transfers(clients=4) as run:
         progress(run, 300, 30, "commits past a stable checkpoint")
-        prsm_control.wipe_node(victim)
+        prsm_nemesis.wipe(victim)
         prsm_cluster.wait_caught_up([victim], BOUND_S)
         progress(run, 20, 20, "commits after the state transfer")
     prsm_cluster.wait_caught_up(prsm_cluster.names, BOUND_S)
@@ -40,8 +39,8 @@ def test_a_replica_restarted_after_a_state_transfer_recovers_the_transferred_sta
     assert installs, f"{victim} caught up without a state transfer: nothing to recover"
     installed = installs[-1]["seq"]  # long durable: 20 commits and a catch-up ago
     with prsm_nemesis.partition("isolate", node=victim):
-        prsm_control.kill(victim)
-        prsm_control.restart(victim)
+        prsm_nemesis.kill(victim)
+        prsm_nemesis.start(victim)
         status = eventually(lambda: prsm_cluster.status(victim), BOUND_S,
                             what=f"{victim} to answer /status after its restart")
         assert status["last_executed"] >= installed, (

@@ -59,16 +59,14 @@ def test_health_is_ok(prsm_client):
 
 @pytest.mark.requires("pause", "health_components")
 @pytest.mark.parametrize("component", ["redis", "postgres"])
-def test_health_reports_a_stopped_dependency_and_recovers(prsm_client, prsm_control, component):
+def test_health_reports_a_stopped_dependency_and_recovers(prsm_client, prsm_control, prsm_nemesis,
+                                                         component):
     if component not in prsm_control.components():
         pytest.skip(f"the target's control declares no component {component!r}")
     client = prsm_client(timeout_s=15)
-    prsm_control.pause(component)
-    try:
+    with prsm_nemesis.paused(component):
         down = _wait_for(lambda: (r := _health(client)).status == 503 and r)
         assert down.body["components"][component]["status"] == "down"
-    finally:
-        prsm_control.resume(component)
     _wait_for(lambda: _health(client).status == 200)
 
 

@@ -93,12 +93,13 @@ def test_ttl_expires_the_value_in_every_tier(prsm_api):
 
 
 @pytest.mark.requires("restart")
-def test_value_written_before_api_restart_is_read_after_it(prsm_api, prsm_control, prsm_client):
+def test_value_written_before_api_restart_is_read_after_it(prsm_api, prsm_control, prsm_nemesis,
+                                                           prsm_client):
     if "api" not in prsm_control.components():
         pytest.skip("the target's control declares no component 'api'")
     key = _key("durable")
     prsm_api.call("memory_set", {"key": key, "value": "survives"}).expect()
-    prsm_control.restart("api")
+    prsm_nemesis.restart("api")
     fresh = prsm_client(login=True)
     assert fresh.call("memory_get", {"key": key}).expect(200).body["value"] == "survives"
 

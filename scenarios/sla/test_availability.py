@@ -81,7 +81,7 @@ class Prober:
 
 
 def test_rolling_restart_keeps_availability_above_99_9_percent(
-        prsm_deployment, prsm_control, prsm_cluster, prsm_history, prsm_metrics,
+        prsm_deployment, prsm_control, prsm_nemesis, prsm_cluster, prsm_history, prsm_metrics,
         record_property):
     gateway = prsm_deployment.services.get("gateway")
     if not gateway:
@@ -93,7 +93,7 @@ def test_rolling_restart_keeps_availability_above_99_9_percent(
     with Prober(gateway, prsm_deployment, prsm_history, prsm_metrics) as prober:
         for component in order:
             time.sleep(0.5)  # probes flow between restarts; the gateway re-probes replicas
-            prsm_control.restart(component)
+            prsm_nemesis.restart(component)
             if component in prsm_cluster.names:
                 prsm_cluster.wait_caught_up([component], 30)
             restarted.append({"component": component, "probes_so_far": prober.total})
