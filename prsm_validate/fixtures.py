@@ -99,10 +99,9 @@ def _keep(config: pytest.Config, session: Any, target: Any, deployment: Any,
           worker: str) -> None:
     """Leave the system running; record it and say how to reach and stop it."""
     from prsm_validate.targets import kept
-    from prsm_validate.targets.local import detach_reaper
     from prsm_validate.terminal import announce
 
-    detach_reaper(target)
+    target.detach()
     endpoints = {"api_url": deployment.api_url, **deployment.services,
                  "nodes": [n.url for n in deployment.nodes]}
     kept.write(session.store.path, worker, list(target.pids().values()), target.root,

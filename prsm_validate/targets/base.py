@@ -101,9 +101,13 @@ class StartupTimeline(Protocol):
 
 @runtime_checkable
 class Keepable(Protocol):
-    """A target that can be left running (``--prsm-keep``): its state lives under ``root``."""
+    """A target that can be left running (``--prsm-keep``): its state lives under ``root``;
+    ``detach`` lets its processes outlive the harness."""
 
     root: Path
+
+    def detach(self) -> None: ...
+    def pids(self) -> dict[str, int]: ...
 
 
 @runtime_checkable

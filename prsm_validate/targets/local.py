@@ -474,6 +474,13 @@ class LocalTarget:
             raise KeyError(f"no controllable link {source}->{dest}; have {self.links()}")
         return proxy
 
+    def detach(self) -> None:
+        """Let the system outlive the harness (``--prsm-keep``): the reaper exits without a
+        sweep."""
+        if self._reaper is not None:
+            os.kill(self._reaper.pid, 9)
+            self._reaper = None
+
     def pids(self) -> dict[str, int]:
         """Current process ids by component."""
         return {n: c.process.pid for n, c in self._components.items() if c.process.pid}
@@ -525,8 +532,3 @@ def _hs256_signer(secret: str) -> Callable[[dict[str, Any]], str]:
     return sign
 
 
-def detach_reaper(target: LocalTarget) -> None:
-    """Let the system outlive the harness (``--prsm-keep``): the reaper exits without a sweep."""
-    if target._reaper is not None:
-        os.kill(target._reaper.pid, 9)
-        target._reaper = None
