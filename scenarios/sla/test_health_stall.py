@@ -1,8 +1,13 @@
 """Health must not wait for other requests: ``/health`` latency alone, then while each other
 operation is in flight (a read of a missing key, a 404 and a stats call are operations like
-any other). If health slows down by more than 4x and 100 ms during one of them, the verdict
-names it: the server blocks while serving it (a blocking call in an event loop, or a single
-worker).
+any other). If health's mean latency grows by more than 4x and 100 ms during one of them, and
+again when that phase is measured a second time, the verdict names it: the server blocks
+while serving it (a blocking call in an event loop, or a single worker).
+
+The mean, not the median: a blocked server answers health bimodally (a call that lands in a
+blocked stretch waits for its rest, one that lands between two stretches does not), so the
+median of a few calls can miss a 0.5 s block; the second measurement keeps one hiccup of a
+busy machine from being reported.
 """
 
 from __future__ import annotations
@@ -67,25 +72,39 @@ def test_health_does_not_wait_for_other_requests(prsm_client, prsm_api, prsm_met
     prsm_api.call("memory_set", {"key": key, "value": {"n": 0}}).expect()
     probe = prsm_client()
     _health_ms(probe, count=10)  # warm the connection
-    alone = statistics.median(_health_ms(probe, count=ALONE))
-    during: dict[str, float] = {}
+    alone = statistics.fmean(_health_ms(probe, count=ALONE))
     errors: list[Exception] = []
-    for op in _operations(prsm_api, key):
-        stop = threading.Event()
-        worker = threading.Thread(target=_busy, args=(prsm_client(login=True), op, stop, errors),
-                                  daemon=True)
-        worker.start()
-        time.sleep(0.05)
-        try:
-            during[op[0]] = statistics.median(_health_ms(probe, time.monotonic() + PHASE_S, 3))
-        finally:
-            stop.set()
-            worker.join(15)
-    record_property("health_stall", {"alone_p50_ms": round(alone, 2), "during_p50_ms": {
-        k: round(v, 2) for k, v in during.items()}, "errors": [str(e)[:200] for e in errors]})
+    operations = _operations(prsm_api, key)
+    during = {op[0]: _during(prsm_client, probe, op, errors) for op in operations}
     label, worst = max(during.items(), key=lambda item: item[1])
-    if worst > alone * FACTOR and worst > alone + MARGIN_MS:
+    again = (_during(prsm_client, probe, next(op for op in operations if op[0] == label), errors)
+             if _stalled(worst, alone) else None)
+    record_property("health_stall", {
+        "alone_mean_ms": round(alone, 2), "during_mean_ms": {k: round(v, 2)
+                                                              for k, v in during.items()},
+        "confirmed_mean_ms": None if again is None else round(again, 2),
+        "errors": [str(e)[:200] for e in errors]})
+    if again is not None and _stalled(again, alone):
         raise SlaViolation(
-            f"requests wait for {label}: health p50 {alone:,.0f} ms alone, {worst:,.0f} ms "
-            "during it: the server blocks while serving it (a blocking call in an event loop, "
-            "or a single worker)")
+            f"requests wait for {label}: health mean {alone:,.0f} ms alone, {worst:,.0f} ms "
+            f"and {again:,.0f} ms during it: the server blocks while serving it (a blocking "
+            "call in an event loop, or a single worker)")
+
+
+def _stalled(during_ms: float, alone_ms: float) -> bool:
+    return during_ms > alone_ms * FACTOR and during_ms > alone_ms + MARGIN_MS
+
+
+def _during(prsm_client, probe: ApiClient, op: tuple[str, str, dict, dict],
+            errors: list[Exception]) -> float:
+    """Health's mean latency while ``op`` is kept in flight by another client."""
+    stop = threading.Event()
+    worker = threading.Thread(target=_busy, args=(prsm_client(login=True), op, stop, errors),
+                              daemon=True)
+    worker.start()
+    time.sleep(0.05)
+    try:
+        return statistics.fmean(_health_ms(probe, time.monotonic() + PHASE_S, 3))
+    finally:
+        stop.set()
+        worker.join(15)
