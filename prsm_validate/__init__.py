@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _CAPABILITIES = ("KILL", "PAUSE", "RESTART", "LINK_FAULTS", "PARTITION", "BYZANTINE", "DB",
                  "REDIS", "BROKER", "CONSENSUS", "EDGE", "PIPELINE", "TOKEN_SIGNING",
-                 "FAULT_CAPABILITIES")
+                 "WIPE", "FAULT_CAPABILITIES")
 
 # public name -> (module, attribute in it; None: the module itself)
 _EXPORTS: dict[str, tuple[str, str | None]] = {

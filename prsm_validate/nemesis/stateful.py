@@ -48,9 +48,7 @@ def cluster_machine(nemesis: Nemesis, cluster: Any, api: Any,
             self.slow: list[ActiveFault] = []
             self.slowed: set[tuple[str, ...]] = set()
             self.start = max((v or 0) for v in cluster.last_executed().values())
-            self.before = before
             self.tag = uuid.uuid4().hex[:6]
-            self.history = history
 
         @rule(payer=st.sampled_from(accounts), payee=st.sampled_from(accounts),
               amount=st.integers(1, 5))
@@ -59,8 +57,8 @@ def cluster_machine(nemesis: Nemesis, cluster: Any, api: Any,
                 return
             op = {"id": f"sm-{self.tag}-{next(ids)}", "from": payer, "to": payee,
                   "amount": amount}
-            process = self.history.new_process()
-            with self.history.operation(process, "transfer", op) as recorder:
+            process = history.new_process()
+            with history.operation(process, "transfer", op) as recorder:
                 response = api.call("transfer", op)
                 kind = "ok" if response.ok else ("fail" if response.status < 500 else "info")
                 getattr(recorder, kind)(op)
@@ -109,7 +107,7 @@ def cluster_machine(nemesis: Nemesis, cluster: Any, api: Any,
             for fault in [*self.down.values(), *self.slow, self.partition]:
                 if fault is not None:
                     fault.heal()
-            verdict = cluster.safety(self.history.events, self.before)
+            verdict = cluster.safety(history.events, before)
             assert verdict, verdict.to_json()
 
     return ClusterMachine
