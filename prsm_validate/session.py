@@ -57,9 +57,10 @@ class PrsmSession:
                 f"seed={self.settings.seed} report={self.store.path}"]
 
     def pytest_sessionstart(self) -> None:
-        """The run's seed and target on the JUnit report."""
+        """The run's seed and target on the JUnit report, and the scenarios' figures."""
         from prsm_validate.report import junit
 
+        junit.keep_test_properties(self.config)
         junit.add_properties(self.config, {"prsm.seed": str(self.settings.seed),
                                            "prsm.target": self.settings.spec.name,
                                            "prsm.run": self.store.run_id})

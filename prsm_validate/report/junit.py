@@ -32,6 +32,15 @@ def enable(config: pytest.Config) -> None:
         config.option.xmlpath = name
 
 
+def keep_test_properties(config: pytest.Config) -> None:
+    """The scenarios record their figures with ``record_property``; pytest's default family
+    (xunit2) drops them from the file and warns on every such test, so the harness writes
+    xunit1, where each testcase carries its properties (``legacy`` is xunit1 already)."""
+    log = config.stash.get(xml_key, None)
+    if log is not None and log.family == "xunit2":
+        log.family = "xunit1"
+
+
 def add_properties(config: pytest.Config, properties: dict[str, str]) -> None:
     """Suite-level properties (seed, target) on the JUnit report."""
     log = config.stash.get(xml_key, None)
