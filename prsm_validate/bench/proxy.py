@@ -151,7 +151,7 @@ def _measure(ports: dict[str, int], args: argparse.Namespace, prefix: str = "") 
 
 
 def _proxy_ports(url: str, upstream: dict[str, int]) -> dict[str, int]:
-    from prsm_validate.nemesis.proxy import ProxyClient
+    from prsm_validate.faultproxy import ProxyClient
 
     ports = dict(upstream)
     with ProxyClient(url) as client:
@@ -170,7 +170,7 @@ def _standalone(upstream: dict[str, int], args: argparse.Namespace) -> dict:
 
 
 def _embedded(upstream: dict[str, int], args: argparse.Namespace) -> dict:
-    from prsm_validate.nemesis.proxy import ProxyServer
+    from prsm_validate.faultproxy import ProxyServer
 
     with ProxyServer() as server:
         return _measure(_proxy_ports(server.url, upstream), args, "embedded_")

@@ -18,7 +18,7 @@ HELP = ("Run the Toxiproxy-compatible fault proxy (HTTP API on loopback, default
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of ``proxy``."""
-    from prsm_validate.nemesis.proxy.server import DEFAULT_HOST, DEFAULT_PORT
+    from prsm_validate.faultproxy.server import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"API host, loopback only (default {DEFAULT_HOST})")
@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    from prsm_validate.nemesis.proxy.server import serve_forever
+    from prsm_validate.faultproxy.server import serve_forever
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -49,7 +49,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until a signal; 1 if the API address cannot be used."""
-    from prsm_validate.nemesis.proxy.server import new_event_loop
+    from prsm_validate.faultproxy.server import new_event_loop
 
     loop = new_event_loop()
     try:

@@ -12,8 +12,8 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from prsm_validate.faultproxy.client import ProxyApiError, ProxyClient
 from prsm_validate.nemesis import partitions
-from prsm_validate.nemesis.proxy.client import ProxyApiError, ProxyClient
 
 Undo = Callable[[], None]
 STREAMS = ("upstream", "downstream")

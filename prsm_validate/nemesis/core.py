@@ -223,7 +223,7 @@ class Nemesis:
             pytest.skip(f"target {self.deployment.target!r} has no fault proxy on its "
                         f"consensus links (capability {capability})")
         if self._proxy is None:
-            from prsm_validate.nemesis.proxy.client import ProxyClient
+            from prsm_validate.faultproxy.client import ProxyClient
 
             self._proxy = ProxyClient(url)
         return self._proxy

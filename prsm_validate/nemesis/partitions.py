@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from prsm_validate.nemesis.proxy.client import ProxyApiError, ProxyClient
+from prsm_validate.faultproxy.client import ProxyApiError, ProxyClient
 
 Grudge = dict[str, frozenset[str]]
 Link = tuple[str, str]

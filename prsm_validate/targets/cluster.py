@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prsm_validate.faultproxy.client import ProxyClient
 from prsm_validate.nemesis.partitions import link_name
-from prsm_validate.nemesis.proxy.client import ProxyClient
 from reference_system.consensus.config import DEFAULT_GENESIS, ClusterFiles, generate_cluster
 from reference_system.ports import free_ports
 

@@ -121,7 +121,7 @@ class DockerTarget:
 
     def _start_cluster(self, ports: dict[str, int]) -> None:
         """The fault proxy, every link proxy on it, and the replicas behind them."""
-        from prsm_validate.nemesis.proxy.client import ProxyClient
+        from prsm_validate.faultproxy.client import ProxyClient
 
         self._root = tempfile.mkdtemp(prefix=f"prsm-docker-{self.run_id}-")
         assert self._reaper is not None

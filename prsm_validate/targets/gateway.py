@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import h11
 
 from prsm_validate.errors import PrsmError
-from prsm_validate.nemesis.proxy.core import is_loopback
+from prsm_validate.faultproxy.core import is_loopback
 
 log = logging.getLogger("prsm_validate.gateway")
 CHUNK = 64 * 1024
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         parser.error(f"--host {args.host!r}: the gateway listens on loopback only")
-    from prsm_validate.nemesis.proxy.server import new_event_loop
+    from prsm_validate.faultproxy.server import new_event_loop
 
     loop = new_event_loop()
     try:

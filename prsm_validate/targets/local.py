@@ -3,8 +3,9 @@
 PostgreSQL, Redis and NATS (JetStream) are the real servers shipped in PyPI wheels; the API is
 ``prsm-ref api``, ordering FTNS transfers and tasks through a PBFT cluster of ``prsm-ref node``
 processes; a fault proxy process (``prsm-validate proxy``) sits on every node-to-node and
-API-to-node link. Everything gets free ports and a private temporary directory; each process
-runs in its own process group; a reaper process cleans up if the harness dies.
+API-to-node link, and on the pipeline's link to the broker: one mechanism cuts every link.
+Everything gets free ports and a private temporary directory; each process runs in its own
+process group; a reaper process cleans up if the harness dies.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prsm_validate.nemesis.link import LinkProxy
-from prsm_validate.nemesis.proxy.client import ProxyClient
+from prsm_validate.faultproxy.client import ProxyClient
+from prsm_validate.nemesis.partitions import Partition, heal_link, link_name
 from prsm_validate.targets import base, embedded, probes
 from prsm_validate.targets.cluster import ClusterLayout, build_cluster, node_index
 from prsm_validate.targets.processes import ManagedProcess, Reaper, StartupError, wait_ready
@@ -52,7 +53,7 @@ class Component:
 #: dependencies and a consensus no-op; replicas reach each other through the link proxies).
 DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "api": ("postgres", "redis", "nats", "links", "nodes"),
-    "gateway": ("api",), "pipeline": ("nats", "postgres"), "edge": ("nats",),
+    "gateway": ("api",), "pipeline": ("links", "nats", "postgres"), "edge": ("nats",),
     "nodes": ("links",), "links": ("faults",),
 }
 
@@ -110,7 +111,7 @@ class LocalTarget:
     _components: dict[str, Component] = field(default_factory=dict)
     _reaper: Reaper | None = None
     _deployment: base.Deployment | None = None
-    _links: dict[tuple[str, str], LinkProxy] = field(default_factory=dict)
+    _links: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
     cluster: ClusterLayout | None = None
     _started: float = 0.0
     _spawned: dict[str, float] = field(default_factory=dict)
@@ -143,8 +144,8 @@ class LocalTarget:
         assert self.root is not None
         (self.root / "logs").mkdir()
         (pg_port, redis_port, nats_port, nats_mon, api_port, edge_port, pipe_port,
-         faults_port, gateway_port, *more) = free_ports(
-            9 + self.options.api_replicas + self.options.task_workers)
+         faults_port, gateway_port, pipe_link_port, *more) = free_ports(
+            10 + self.options.api_replicas + self.options.task_workers)
         replica_ports, worker_ports = more[:self.options.api_replicas], more[
             self.options.api_replicas:]
         password = secrets.token_urlsafe(18)
@@ -169,7 +170,8 @@ class LocalTarget:
         self._add_redis(redis_port)
         self._add_nats(nats_port, nats_mon)
         self._add_edge(edge_port, nats_url)
-        self._add_pipeline(pipe_port, self._link("pipeline", "nats", nats_port), dsn)
+        pipeline_nats = self._link("pipeline", "nats", pipe_link_port, nats_port)
+        self._add_pipeline(pipe_port, pipeline_nats, dsn)
         for index, port in enumerate(worker_ports):
             self._add_worker(f"worker-{index}", port, dsn)
         self._add_gateway(gateway_port, [api_port, *replica_ports])
@@ -227,6 +229,7 @@ class LocalTarget:
         began = self._clock()
         with ProxyClient(self.proxy_url) as proxy:
             self.cluster.create_proxies(proxy)
+            proxy.populate(list(self._links.values()))
         self._links_ready = (began, self._clock())
 
     def _add_node(self, i: int, name: str, byzantine: tuple[str, ...] = ()) -> None:
@@ -235,12 +238,14 @@ class LocalTarget:
         url = f"{self.cluster.http_url(i)}/status"
         self._register(name, Component(proc, lambda: probes.http_ok(url)))
 
-    def _link(self, source: str, dest: str, dest_port: int) -> str:
-        """A controllable link from ``source`` to ``dest``; returns the URL ``source`` uses."""
-        proxy = LinkProxy(("127.0.0.1", dest_port))
-        host, port = proxy.start()
-        self._links[(source, dest)] = proxy
-        return f"nats://{host}:{port}"
+    def _link(self, source: str, dest: str, listen_port: int, dest_port: int) -> str:
+        """A controllable link from ``source`` to ``dest``, a proxy on the fault proxy made
+        with the cluster's (``source`` retries until it listens); returns the URL ``source``
+        uses."""
+        self._links[(source, dest)] = {
+            "name": link_name(source, dest), "listen": f"127.0.0.1:{listen_port}",
+            "upstream": f"127.0.0.1:{dest_port}", "enabled": True}
+        return f"nats://127.0.0.1:{listen_port}"
 
     def _process(self, name: str, argv: list[str], env: dict[str, str] | None = None,
                  user: str | None = None) -> ManagedProcess:
@@ -461,18 +466,27 @@ class LocalTarget:
         return list(self._links)
 
     def cut_link(self, source: str, dest: str) -> None:
-        """Partition ``source`` from ``dest`` (both directions of their connection)."""
-        self._link_proxy(source, dest).cut()
+        """Partition ``source`` from ``dest``: both directions of their connection held, as
+        a partition of the cluster's links holds them."""
+        src, dst = self._link_ends(source, dest)
+        with ProxyClient(self._proxy_url()) as client:
+            Partition(client, {dst: [src]}).apply()
 
     def heal_link(self, source: str, dest: str) -> None:
         """Heal the link between ``source`` and ``dest``."""
-        self._link_proxy(source, dest).heal()
+        with ProxyClient(self._proxy_url()) as client:
+            heal_link(client, link_name(*self._link_ends(source, dest)))
 
-    def _link_proxy(self, source: str, dest: str) -> LinkProxy:
-        proxy = self._links.get((source, dest)) or self._links.get((dest, source))
-        if proxy is None:
-            raise KeyError(f"no controllable link {source}->{dest}; have {self.links()}")
-        return proxy
+    def _link_ends(self, source: str, dest: str) -> tuple[str, str]:
+        for link in ((source, dest), (dest, source)):
+            if link in self._links:
+                return link
+        raise KeyError(f"no controllable link {source}->{dest}; have {self.links()}")
+
+    def _proxy_url(self) -> str:
+        if self.proxy_url is None:
+            raise StartupError("the fault proxy is not running: the target was not started")
+        return self.proxy_url
 
     def detach(self) -> None:
         """Let the system outlive the harness (``--prsm-keep``): the reaper exits without a
@@ -493,9 +507,8 @@ class LocalTarget:
         for name in sorted(names, key=lambda n: (n in INFRASTRUCTURE, names.index(n))):
             self._components[name].process.stop()
         if self.external_proxy and self.cluster is not None:
-            _delete_proxies(self.external_proxy, list(self.cluster.proxies))
-        for proxy in self._links.values():
-            proxy.stop()
+            _delete_proxies(self.external_proxy, [*self.cluster.proxies,
+                                                  *(str(p["name"]) for p in self._links.values())])
         self._links.clear()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -513,7 +526,7 @@ def _delete_proxies(url: str, names: list[str]) -> None:
     """Remove this run's proxies from a shared Toxiproxy server (best effort)."""
     import httpx
 
-    from prsm_validate.nemesis.proxy.client import ProxyApiError
+    from prsm_validate.faultproxy.client import ProxyApiError
 
     with ProxyClient(url) as proxy:
         for name in names:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from prsm_validate.nemesis.proxy import ProxyClient, ProxyServer
+from prsm_validate.faultproxy import ProxyClient, ProxyServer
 
 
 class _EchoHandler(socketserver.BaseRequestHandler):

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from prsm_validate.faultproxy import ProxyApiError, ProxyClient
 from prsm_validate.nemesis import partitions as p
-from prsm_validate.nemesis.proxy import ProxyApiError, ProxyClient
 from tests.nemesis.conftest import EchoServer, address_of, start_echo
 
 node_lists = st.lists(st.text("abcdefgh", min_size=1, max_size=3), min_size=3, max_size=9,

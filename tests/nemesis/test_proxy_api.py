@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from prsm_validate.nemesis.proxy import ProxyServer
+from prsm_validate.faultproxy import ProxyServer
 from tests.nemesis.conftest import EchoServer, address_of, round_trip
 
 

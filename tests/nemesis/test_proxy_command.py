@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from prsm_validate.nemesis.proxy import ProxyClient
+from prsm_validate.faultproxy import ProxyClient
 from tests.nemesis.conftest import EchoServer, address_of, round_trip
 
 

@@ -11,7 +11,7 @@ from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
-from prsm_validate.nemesis.proxy import ProxyServer
+from prsm_validate.faultproxy import ProxyServer
 from tests.nemesis.conftest import EchoServer, address_of, nothing_arrives, round_trip
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from prsm_validate.nemesis.proxy.client import ProxyClient
-from prsm_validate.nemesis.proxy.server import ProxyServer
+from prsm_validate.faultproxy.client import ProxyClient
+from prsm_validate.faultproxy.server import ProxyServer
 from prsm_validate.targets.local import TOXIPROXY_ENV, LocalTarget
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from prsm_validate.nemesis.proxy.api import ToxiproxyApi, serve_http
-from prsm_validate.nemesis.proxy.core import ProxyCollection, is_loopback
+from prsm_validate.faultproxy.api import ToxiproxyApi, serve_http
+from prsm_validate.faultproxy.core import ProxyCollection, is_loopback
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8474
 

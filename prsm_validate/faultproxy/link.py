@@ -19,11 +19,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from prsm_validate.nemesis.proxy.toxics import CLOSE, DATA, EOF, Chunk, LinkToxic, ToxicSpec
-from prsm_validate.nemesis.proxy.toxics import link_toxic as make_link_toxic
+from prsm_validate.faultproxy.toxics import CLOSE, DATA, EOF, Chunk, LinkToxic, ToxicSpec
+from prsm_validate.faultproxy.toxics import link_toxic as make_link_toxic
 
 if TYPE_CHECKING:
-    from prsm_validate.nemesis.proxy.core import Proxy
+    from prsm_validate.faultproxy.core import Proxy
 
 QUEUE_LIMIT = 4 * 1024 * 1024
 #: How long a closing connection may take to flush before it is aborted.

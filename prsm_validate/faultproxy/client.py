@@ -1,6 +1,6 @@
 """A small synchronous client of the Toxiproxy HTTP API, for the harness.
 
-Works against :class:`~prsm_validate.nemesis.proxy.server.ProxyServer` or a real Toxiproxy.
+Works against :class:`~prsm_validate.faultproxy.server.ProxyServer` or a real Toxiproxy.
 Every non-2xx answer raises :class:`ProxyApiError` with the server's status and message.
 """
 

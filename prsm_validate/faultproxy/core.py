@@ -13,8 +13,8 @@ import random
 from typing import Any
 
 from prsm_validate.errors import UsageProblem
-from prsm_validate.nemesis.proxy.link import Connection
-from prsm_validate.nemesis.proxy.toxics import (
+from prsm_validate.faultproxy.link import Connection
+from prsm_validate.faultproxy.toxics import (
     ToxicError,
     ToxicSpec,
     parse_attributes,

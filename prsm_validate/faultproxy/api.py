@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 import h11
 
-from prsm_validate.nemesis.proxy.core import ApiError, ProxyCollection
+from prsm_validate.faultproxy.core import ApiError, ProxyCollection
 
 #: Reported by ``GET /version``: the Toxiproxy API version this server follows, and that it is
 #: this implementation.
