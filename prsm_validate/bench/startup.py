@@ -101,7 +101,7 @@ def _report(components: dict[str, dict[str, float]], path: list[str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start and stop each target ``--runs`` times; JSON with medians on the last line."""
-    from prsm_validate.targets.local import critical_path
+    from prsm_validate.targets.local_launch import critical_path
 
     result: dict[str, object] = {"runs": args.runs}
     for name in args.targets.split(","):

@@ -66,6 +66,11 @@ class DockerTarget:
         """The label carried by everything this run creates."""
         return f"{LABEL}={self.run_id}"
 
+    @property
+    def reaper_pid(self) -> int | None:
+        """The process that cleans up if the harness dies (None before start)."""
+        return self._reaper.pid if self._reaper else None
+
     def start(self) -> base.Deployment:
         """Build or reuse the image, start every container, wait until all are ready."""
         from prsm_validate.targets.docker_image import BuildSteps, ImageError, ensure_image
@@ -102,7 +107,7 @@ class DockerTarget:
         self._start_cluster(ports)
         self._start_apps(ports, password, jwt_secret)
         self._wait_all()
-        from prsm_validate.targets.local import _hs256_signer
+        from prsm_validate.targets.local_launch import hs256_signer
 
         return base.Deployment(
             target=self.name, kind="docker", api_url=f"http://127.0.0.1:{ports['api']}",
@@ -111,7 +116,7 @@ class DockerTarget:
             postgres_dsn=f"postgresql://postgres@127.0.0.1:{ports['postgres']}/postgres",
             redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
             nats_url=f"nats://127.0.0.1:{ports['nats']}", control=self,
-            token_signer=_hs256_signer(jwt_secret),
+            token_signer=hs256_signer(jwt_secret),
             services={"edge": f"http://127.0.0.1:{ports['edge']}",
                       "pipeline": f"http://127.0.0.1:{ports['pipeline']}",
                       "fault_proxy": f"http://127.0.0.1:{ports['faults']}"},

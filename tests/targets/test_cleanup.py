@@ -27,7 +27,7 @@ def test_hold_the_system(prsm_deployment):
     info = prsm_deployment.describe()
     info["root"] = str(getattr(prsm_deployment.control, "root", ""))
     info["label"] = getattr(prsm_deployment.control, "label", "")
-    info["reaper"] = prsm_deployment.control._reaper.pid
+    info["reaper"] = prsm_deployment.control.reaper_pid
     path = os.environ["PRSM_CLEANUP_INFO"]
     with open(path + ".tmp", "w") as out:
         json.dump(info, out)
