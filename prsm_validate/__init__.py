@@ -78,6 +78,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "bad_tokens": ("prsm_validate.security.tokens", "bad_tokens"),
     "auth_sweep": ("prsm_validate.security.sweep", None),
     "find_secrets": ("prsm_validate.security.canary", "find_secrets"),
+    "fuzz_openapi": ("prsm_validate.security.fuzz", "fuzz"),
     "excerpt": ("prsm_validate.errors", "excerpt"),
     "require_valid": ("prsm_validate.errors", "require_valid"),
     **{name: ("prsm_validate.targets.base", name) for name in _CAPABILITIES},

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from reference_system.api.auth import User
 from reference_system.api.errors import COMMON, ApiError, declared
-from reference_system.api.models import Strict
+from reference_system.api.models import Integer, Strict
 from reference_system.api.strict import CleanPath, StrictRoute
 
 router = APIRouter(responses=declared(*COMMON, 401), route_class=StrictRoute)
@@ -28,7 +28,7 @@ class TransferRequest(Strict):
     id: str | None = Field(default=None, min_length=1, max_length=128)
     source: str | None = Field(default=None, alias="from", pattern=ACCOUNT, max_length=128)
     to: str = Field(pattern=ACCOUNT, max_length=128)
-    amount: int = Field(gt=0, le=10**15, strict=True)
+    amount: Integer = Field(gt=0, le=10**15)
 
 
 def owns(user: str, account: str) -> bool:
@@ -63,7 +63,8 @@ async def _balance(request: Request, account: str) -> int:
     return int(result["balance"])
 
 
-@router.get("/api/v1/ftns/balance/{account:path}")
+# 404: an account name with a line break matches no route (the path converter stops there).
+@router.get("/api/v1/ftns/balance/{account:path}", responses=declared(404))
 async def balance_of(account: CleanPath, user: User, request: Request) -> dict[str, Any]:
     """Any account's balance (the ledger is public), read through consensus."""
     return {"account": account, "balance": await _balance(request, account)}

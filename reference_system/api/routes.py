@@ -165,7 +165,7 @@ async def task_cancel(task_id: CleanPath, user: User, request: Request) -> dict[
     return {"task_id": task_id, "status": status}
 
 
-@router.post("/api/llm/generate", responses=declared(401))
+@router.post("/api/llm/generate", responses=declared(401, 404))
 async def generate(body: Generate, user: User, request: Request) -> dict[str, Any]:
     """Generate text; identical repeated requests are served from the response cache."""
     started = time.perf_counter()
@@ -214,7 +214,8 @@ async def _generate(state: Any, body: Generate) -> llm.Generation:
         return await llm.ollama_generate(state.settings.ollama_url, body.prompt, body.model,
                                          body.max_tokens, body.temperature)
     if body.model not in llm.BUILTIN_MODELS:
-        raise ApiError(422, f"unknown model {body.model!r}; built-in: {list(llm.BUILTIN_MODELS)}")
+        # 404: the body is well-formed, the model it names does not exist here
+        raise ApiError(404, f"no model {body.model!r}; built-in: {list(llm.BUILTIN_MODELS)}")
     return llm.builtin_generate(body.prompt, body.model, body.max_tokens, body.temperature)
 
 

@@ -28,8 +28,12 @@ class _Refused(json.JSONDecodeError):
 
 
 def strict_loads(raw: bytes | str) -> Any:
-    """``json.loads`` that refuses non-finite numbers and NUL characters."""
-    text = raw.decode() if isinstance(raw, bytes) else raw
+    """``json.loads`` that refuses non-finite numbers and NUL characters (and, as JSON
+    errors too, bytes that are not UTF-8 and nesting deeper than the parser goes)."""
+    try:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise _Refused("the body is not UTF-8", "") from None
 
     def constant(name: str) -> Any:
         raise _Refused(f"{name} is not a JSON number", text)
@@ -40,7 +44,10 @@ def strict_loads(raw: bytes | str) -> Any:
             raise _Refused(f"{literal[:40]} does not fit a 64-bit float", text)
         return value
 
-    value = json.loads(text, parse_constant=constant, parse_float=number)
+    try:
+        value = json.loads(text, parse_constant=constant, parse_float=number)
+    except RecursionError:
+        raise _Refused("the body nests deeper than the server reads", text) from None
     if _has_nul(value):
         raise _Refused("a string or key holds a NUL character", text)
     return value
