@@ -34,3 +34,16 @@ def test_every_protected_operation_refuses_every_bad_token(prsm_api, prsm_deploy
 def test_the_sweep_token_is_itself_accepted(prsm_api):
     # The variants are derived from this token: were it refused, the sweep would prove nothing.
     prsm_api.call("me").expect(200)
+
+
+def test_the_document_declares_the_401_of_every_protected_operation(prsm_api, prsm_deployment):
+    contract = prsm_deployment.contract
+    if contract is None:
+        pytest.skip(f"target declares no OpenAPI document ({prsm_deployment.contract_note})")
+    paths = contract.document["paths"]
+    undeclared = [op.name for op in auth_sweep.operations(contract, prsm_api.api)
+                  if not op.public
+                  and "401" not in map(str, paths[op.path][op.method.lower()]["responses"])]
+    if undeclared:
+        raise SecurityViolation(f"{len(undeclared)} protected operation(s) do not declare 401 "
+                                f"in the OpenAPI document: {', '.join(undeclared[:8])}")

@@ -35,7 +35,6 @@ def test_another_user_cannot_read_overwrite_or_delete_a_memory_key(prsm_api, prs
     if got.status != 200 or got.body["value"] != value:
         raise SecurityViolation(f"user A's memory key {key!r} changed after user B wrote and "
                                 f"deleted it: HTTP {got.status}; body: {excerpt(got.body)}")
-    prsm_api.call("memory_delete", key=key).expect()
 
 
 def test_another_user_cannot_see_or_cancel_a_task(prsm_api, prsm_second_api):
