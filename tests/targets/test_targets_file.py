@@ -87,5 +87,5 @@ def test_a_second_user_is_read_from_the_variables_it_names(tmp_path, monkeypatch
 
 def test_a_second_user_with_values_instead_of_variable_names_is_refused(tmp_path):
     text = GOOD + "    second_user: {username: bee, password: pw}\n"
-    with pytest.raises(TargetConfigError, match="targets.staging.second_user"):
+    with pytest.raises(TargetConfigError, match=r"targets\.staging\.second_user"):
         load_targets_file(_write(tmp_path, text))
