@@ -79,6 +79,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "auth_sweep": ("prsm_validate.security.sweep", None),
     "find_secrets": ("prsm_validate.security.canary", "find_secrets"),
     "fuzz_openapi": ("prsm_validate.security.fuzz", "fuzz"),
+    "fuzz_severity": ("prsm_validate.security.fuzz", "severity"),
     "excerpt": ("prsm_validate.errors", "excerpt"),
     "require_valid": ("prsm_validate.errors", "require_valid"),
     **{name: ("prsm_validate.targets.base", name) for name in _CAPABILITIES},

@@ -145,3 +145,20 @@ def _only_undeclared_400(exc: BaseException) -> bool:
     return bool(failures) and all(getattr(f, "status_code", None) == 400
                                   and type(f).__name__ == "UndefinedStatusCode"
                                   for f in failures)
+
+
+# schemathesis failures that break the document (a contract finding), and a server error
+_CONTRACT = ("JsonSchemaError", "UndefinedStatusCode", "UndefinedContentType",
+             "MalformedMediaType", "MissingContentType", "MissingHeaders",
+             "AllowHeaderMismatch", "DiscriminatorMismatch", "ContentDeserializationError")
+
+
+def severity(failure: str) -> tuple[int, str]:
+    """Rank and failure class of a failure line (security first, then a server error, then a
+    document the responses break)."""
+    kinds = {part.split(":")[0].strip() for part in failure.split(";")}
+    if kinds <= set(_CONTRACT):
+        return 2, "contract"
+    if kinds <= {*_CONTRACT, "ServerError"}:
+        return 1, "availability"
+    return 0, "security"

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from prsm_validate import SecurityViolation, derive_seed, fuzz_openapi
+from prsm_validate import (
+    ContractViolation,
+    SecurityViolation,
+    Unavailable,
+    derive_seed,
+    fuzz_openapi,
+    fuzz_severity,
+)
 
 pytestmark = [pytest.mark.security]
 EXAMPLES = 8
@@ -36,8 +43,10 @@ def test_schemathesis_finds_no_failure_with_all_checks(prsm_api, prsm_deployment
               f"    {failure['curl']}")
     assert report.cases > 0 and report.operations, report.to_json()
     if report.failures:
-        first = report.failures[0]
-        raise SecurityViolation(
+        first = min(report.failures, key=lambda f: fuzz_severity(f["failure"]))
+        failure = {"security": SecurityViolation, "availability": Unavailable,
+                   "contract": ContractViolation}[fuzz_severity(first["failure"])[1]]
+        raise failure(
             f"schemathesis: {len(report.failures)} failure(s) (seed {seed}); first: "
             f"{first['operation']} ({first['mode']}): {first['failure']}; reproduce: "
             f"{first['curl']}")

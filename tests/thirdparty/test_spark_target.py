@@ -79,15 +79,28 @@ EXPECTED = {
 }
 
 
+# Found or not by chance (the fuzzer's examples): the same planted contract defect, when a
+# generated delete hits a key a generated set made. Nothing else may appear.
+MAY_ALSO = {
+    "scenarios/security/test_fuzz.py::test_schemathesis_finds_no_failure_with_all_checks":
+        ("contract", "DELETE /api/memory/{key} (positive): JsonSchemaError"),
+}
+
+
 def test_five_defects_each_reported_with_its_class_and_nothing_else_fails(tmp_path):
     summary, output = run_scenarios("contract,availability,sla,security,failover", tmp_path)
     found = failures(summary)
-    assert set(found) == set(EXPECTED), (sorted(found), output[-3000:])
-    for nodeid, (failure_class, cause) in EXPECTED.items():
-        assert found[nodeid]["class"] == failure_class, found[nodeid]
-        assert cause in found[nodeid]["cause"], found[nodeid]
-        assert "\n" not in found[nodeid]["cause"]
-    assert "prsm failures: 1 contract, 1 availability, 1 sla, 1 safety, 3 security" in output
+    extra = set(found) - set(EXPECTED)
+    assert set(EXPECTED) <= set(found) and extra <= set(MAY_ALSO), (sorted(found),
+                                                                     output[-3000:])
+    for nodeid, (failure_class, cause) in {**EXPECTED, **MAY_ALSO}.items():
+        if nodeid in found:
+            assert found[nodeid]["class"] == failure_class, found[nodeid]
+            assert cause in found[nodeid]["cause"], found[nodeid]
+            assert "\n" not in found[nodeid]["cause"]
+    contract = 1 + len(extra)
+    assert (f"prsm failures: {contract} contract, 1 availability, 1 sla, 1 safety, 3 security"
+            in output)
 
 
 @pytest.mark.parametrize("name", ["spark.py", "launch.py"])
