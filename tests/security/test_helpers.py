@@ -71,3 +71,25 @@ def test_the_canary_finds_a_secret_except_in_a_private_credentials_file(tmp_path
     assert [(os.path.basename(h.path), h.secret) for h in hits] == [("log.txt", "password")]
     os.chmod(private, 0o644)
     assert len(find_secrets([tmp_path], {"password": "hunter2-hunter2"})) == 2
+
+
+def test_fuzz_failures_are_classed_security_first_then_server_errors_then_contract():
+    from prsm_validate.security.fuzz import severity
+
+    assert severity("JsonSchemaError: Response violates schema") == (2, "contract")
+    assert severity("ServerError: 500; UndefinedStatusCode: 500")[1] == "availability"
+    assert severity("IgnoredAuth: API accepts requests without authentication; "
+                    "JsonSchemaError: x")[1] == "security"
+
+
+def test_only_an_undeclared_400_is_tolerated():
+    from prsm_validate.security.fuzz import _only_undeclared_400
+
+    class UndefinedStatusCode(Exception):
+        def __init__(self, status_code):
+            self.status_code = status_code
+
+    assert _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(400)]))
+    assert not _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(500)]))
+    assert not _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(400),
+                                                         ValueError("schema")]))
