@@ -73,6 +73,13 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "ContractViolation": ("prsm_validate.errors", "ContractViolation"),
     "SafetyViolation": ("prsm_validate.errors", "SafetyViolation"),
     "SlaViolation": ("prsm_validate.errors", "SlaViolation"),
+    "SecurityViolation": ("prsm_validate.errors", "SecurityViolation"),
+    # security scenarios
+    "bad_tokens": ("prsm_validate.security.tokens", "bad_tokens"),
+    "auth_sweep": ("prsm_validate.security.sweep", None),
+    "find_secrets": ("prsm_validate.security.canary", "find_secrets"),
+    "fuzz_openapi": ("prsm_validate.security.fuzz", "fuzz"),
+    "fuzz_severity": ("prsm_validate.security.fuzz", "severity"),
     "excerpt": ("prsm_validate.errors", "excerpt"),
     "require_valid": ("prsm_validate.errors", "require_valid"),
     **{name: ("prsm_validate.targets.base", name) for name in _CAPABILITIES},

@@ -33,6 +33,12 @@ def prsm_seed(prsm_settings: RunSettings) -> int:
 
 
 @pytest.fixture(scope="session")
+def prsm_run_dir(pytestconfig: pytest.Config) -> Any:
+    """This run's report folder (``<report root>/<run id>``)."""
+    return _session(pytestconfig).store.path
+
+
+@pytest.fixture(scope="session")
 def prsm_deployment(pytestconfig: pytest.Config) -> Iterator[Deployment]:
     """The system under test, started (or attached to) once per session (per xdist worker)."""
     from prsm_validate.targets.processes import StartupError
@@ -152,17 +158,18 @@ def prsm_client(prsm_deployment: Deployment, prsm_history: History, prsm_metrics
             client.close()
 
 
-def _login(client: ApiClient, deployment: Deployment) -> None:
-    if deployment.credentials is None:
+def _login(client: ApiClient, deployment: Deployment, credentials: Any = None) -> None:
+    credentials = credentials or deployment.credentials
+    if credentials is None:
         pytest.skip(f"target {deployment.target!r} has no credentials configured")
     from prsm_validate.errors import excerpt
 
-    response = client.login(deployment.credentials)
+    response = client.login(credentials)
     if not response.ok:
         from prsm_validate.client.api import UnexpectedStatus
 
         raise UnexpectedStatus(f"login to {deployment.api_url} as "
-                               f"{deployment.credentials.username} failed: HTTP "
+                               f"{credentials.username} failed: HTTP "
                                f"{response.status}; body: {excerpt(response.body)}",
                                "availability" if response.status >= 500 else "contract")
 
@@ -171,6 +178,18 @@ def _login(client: ApiClient, deployment: Deployment) -> None:
 def prsm_api(prsm_client: Callable[..., ApiClient]) -> ApiClient:
     """A client logged in with the target's credentials."""
     return prsm_client(login=True)
+
+
+@pytest.fixture
+def prsm_second_api(prsm_deployment: Deployment, prsm_client: Callable[..., ApiClient]
+                    ) -> ApiClient:
+    """A client logged in as the target's second plain user (two-user authorization); skips
+    with the reason when the target has none (a remote entry's ``second_user``)."""
+    if prsm_deployment.second_credentials is None:
+        pytest.skip(prsm_deployment.second_user_note)
+    client = prsm_client()
+    _login(client, prsm_deployment, prsm_deployment.second_credentials)
+    return client
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ REQUIRE = '"require": _REQUIRED_CLAIMS'
 CONSENSUS = "scenarios/consensus/test_consensus.py"
 BYZANTINE = "scenarios/byzantine/test_byzantine.py"
 PARTITION = "scenarios/partition/test_partitions.py"
+SECURITY = "scenarios/security"
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "(key, Jsonb(value), ttl_s)", "(key, Jsonb(value), 0.001)",
            ("scenarios/integration/test_memory.py",)),
     Mutant("memory-write-behind", "a write is acknowledged before it is performed",
-           "api/routes.py", "await request.app.state.memory.set(body.key, body.value, body.ttl)",
+           "api/routes.py",
+           "await request.app.state.memory.set(owned(user, body.key), body.value, body.ttl)",
            "asyncio.get_running_loop().call_later(0.05, asyncio.ensure_future, "
-           "request.app.state.memory.set(body.key, body.value, body.ttl))",
+           "request.app.state.memory.set(owned(user, body.key), body.value, body.ttl))",
            ("scenarios/integration/test_memory_linearizable.py",)),
     Mutant("auth-no-audience", "tokens for another audience are accepted", "api/auth.py",
            REQUIRE, REQUIRE + ', "verify_aud": False', ("scenarios/integration/test_auth.py",)),
@@ -108,6 +110,41 @@ MUTANTS: tuple[Mutant, ...] = (
            "edge.py", "state.next_seq, state.pending = reading.seq + 1, None",
            "state.next_seq, state.pending = reading.seq, None",
            ("scenarios/edge/test_failover.py",)),
+    # the security scenarios' defects (issue 16): each was in the reference before its fix
+    Mutant("memory-shared-namespace", "every user reads and deletes every user's memory keys",
+           "api/routes.py", 'return f"{len(user)}:{user}/{key}"', "return key",
+           (f"{SECURITY}/test_authorization.py",)),
+    Mutant("ledger-id-unbound", "a transfer id reused with another body answers 'applied'",
+           "consensus/state_machine.py",
+           'if first.get("request", _request(op)) != _request(op):', "if False:",
+           (f"{SECURITY}/test_replay.py",)),
+    Mutant("json-non-finite", "NaN, Infinity and 1e400 reach PostgreSQL (a 500)",
+           "api/strict.py",
+           "value = json.loads(text, parse_constant=constant, parse_float=number)",
+           "value = json.loads(text)", (f"{SECURITY}/test_hostile_input.py",)),
+    Mutant("json-nul", "NUL characters in a body reach PostgreSQL (a 500)", "api/strict.py",
+           "if _has_nul(value):", "if False:", (f"{SECURITY}/test_hostile_input.py",)),
+    Mutant("path-control-chars", "control characters in a path parameter reach PostgreSQL",
+           "api/strict.py", "CleanPath = Annotated[str, Path(pattern=NO_CONTROL)]",
+           "CleanPath = str", (f"{SECURITY}/test_hostile_input.py",)),
+    Mutant("lax-integers", 'an integer field takes "10" and true', "api/models.py",
+           "if isinstance(value, str | bool):", "if False:",
+           (f"{SECURITY}/test_hostile_input.py",)),
+    Mutant("chunked-body-400", "a chunked oversize body is a 400, not a 413",
+           "api/middleware.py", "raise BodyTooLarge(self.max_bytes)",
+           "raise ValueError(self.max_bytes)", (f"{SECURITY}/test_hostile_input.py",)),
+    Mutant("login-enumeration", "an unknown username skips the password hash (fast 401)",
+           "api/auth.py",
+           "matches = verify_password(password, encoded if encoded is not None else "
+           "_dummy_hash())", "matches = encoded is not None and verify_password(password, "
+           "encoded)", (f"{SECURITY}/test_login.py",)),
+    Mutant("login-no-lockout", "failed logins are never locked out", "api/routes.py",
+           "wait = guard.retry_after(body.username)", "wait = 0",
+           (f"{SECURITY}/test_login.py",)),
+    Mutant("telemetry-no-auth", "telemetry is served without a token", "api/routes.py",
+           "async def telemetry_readings(device: CleanPath, user: User, request: Request,",
+           "async def telemetry_readings(device: CleanPath, request: Request,",
+           (f"{SECURITY}/test_authentication_sweep.py",)),
 )
 
 

@@ -18,6 +18,8 @@ from prsm_validate.fixtures import (  # noqa: F401  (fixtures are found by name)
     prsm_history,
     prsm_load,
     prsm_nemesis,
+    prsm_run_dir,
+    prsm_second_api,
     prsm_seed,
     prsm_settings,
     prsm_transfers,

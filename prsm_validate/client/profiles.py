@@ -42,6 +42,11 @@ FEATURES: dict[str, str] = {
     "health_components": "health names each dependency under components.<name>.status",
     "error_codes": "every refusal is {\"error\": {\"code\", \"message\"}} with the stable code "
                    "of its status (unauthorized, not_found, conflict, validation_error, ...)",
+    "strict_input": "NaN, Infinity, 1e400 and NUL characters in bodies, and control characters "
+                    "in path parameters, are refused with 422; integer fields take no \"10\", "
+                    "true or 10.5",
+    "login_lockout": "after 5 failed logins for one username within a minute, its logins are "
+                     "refused with 429 and Retry-After until the lockout ends",
     "input_limits": "the reference input limits (README \"Input limits\"): a value at a limit "
                     "is accepted, one past it is refused with 422 naming the field",
 }

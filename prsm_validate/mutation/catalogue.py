@@ -45,6 +45,10 @@ _LLM = "scenarios/integration/test_llm.py"
 _EDGE = "scenarios/edge/test_failover.py"
 _DLQ = "scenarios/pipeline/test_dead_letter.py"
 _NO_LOSS = "scenarios/pipeline/test_no_loss.py"
+_HOSTILE = "scenarios/security/test_hostile_input.py"
+_LOGIN = "scenarios/security/test_login.py"
+_BOLA = "scenarios/security/test_authorization.py"
+_REPLAY = "scenarios/security/test_replay.py"
 
 _CORE = (f"{_CONSENSUS}::test_a_retried_transfer_applies_exactly_once",
          f"{_CONSENSUS}::test_transfers_commit_identically_on_every_replica",
@@ -70,8 +74,8 @@ class Module:
 
 MODULES: tuple[Module, ...] = (
     Module("consensus/state_machine.py", "ledger", (_CONSENSUS, _TASKS, _TASK_RESULTS,
-           f"{_RECOVERY}::test_wiped_replica_recovers_by_state_transfer")),
-    Module("api/ftns.py", "ledger", (_CONSENSUS, f"{_LIMITS}::test_transfer_limits")),
+           f"{_RECOVERY}::test_wiped_replica_recovers_by_state_transfer", _REPLAY)),
+    Module("api/ftns.py", "ledger", (_CONSENSUS, f"{_LIMITS}::test_transfer_limits", _REPLAY)),
     Module("consensus/replica.py", "consensus", _CORE + _SIGNED + _PARTITIONS),
     Module("consensus/viewchange.py", "consensus", _CORE + _PARTITIONS + _SIGNED),
     Module("consensus/recovery.py", "consensus", (*_CORE, _RESTART_AFTER_TRANSFER, *_PARTITIONS)),
@@ -90,7 +94,7 @@ MODULES: tuple[Module, ...] = (
     Module("api/ordering.py", "consensus", (_CONSENSUS, _TASKS, _QUORUM)),
     Module("memory.py", "memory", (_MEMORY, _LINEAR,
            f"{_HEALTH}::test_metrics_export_memory_tier_hit_ratios")),
-    Module("api/auth.py", "auth", (_AUTH, f"{_LIMITS}::test_login_username_limit")),
+    Module("api/auth.py", "auth", (_AUTH, f"{_LIMITS}::test_login_username_limit", _LOGIN)),
     Module("passwords.py", "auth", (_AUTH,)),
     Module("tasks.py", "tasks", (_TASKS, _TASK_RESULTS, f"{_LIMITS}::test_task_priority_limit")),
     Module("worker.py", "tasks", (_TASKS, _TASK_RESULTS, "scenarios/integration/"
@@ -107,8 +111,10 @@ MODULES: tuple[Module, ...] = (
     Module("api/health.py", "api", (_HEALTH, _QUORUM)),
     Module("api/app.py", "api", (_HEALTH, _AUTH, _ERROR_CODES)),
     Module("api/routes.py", "api", (_HEALTH, _MEMORY, _TASKS, _LLM, _AUTH, _ERROR_CODES,
-                                    _LIMITS)),
-    Module("api/models.py", "api", (_HEALTH, _LIMITS, _MEMORY, _TASKS, _LLM)),
+                                    _LIMITS, _BOLA, _LOGIN)),
+    Module("api/models.py", "api", (_HEALTH, _LIMITS, _MEMORY, _TASKS, _LLM, _HOSTILE)),
+    Module("api/strict.py", "api", (_HOSTILE, _MEMORY, _ERROR_CODES)),
+    Module("api/lockout.py", "auth", (_LOGIN, _AUTH)),
     Module("settings.py", "api", (_HEALTH, _AUTH)),
 )
 

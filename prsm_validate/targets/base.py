@@ -143,6 +143,11 @@ class Deployment:
     contract: Any = field(default=None, repr=False)  # the target's OpenAPI Contract, if any
     contract_note: str | None = None  # where the contract came from, or why there is none
     identity: dict[str, Any] = field(default_factory=dict)  # a remote target's own versions
+    # a second plain user (two-user authorization scenarios), or None with the reason
+    second_credentials: Credentials | None = field(default=None, repr=False)
+    second_user_note: str = "the target declares no second user"
+    # secrets the harness knows besides the credentials (the JWT signing key), for the canary
+    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
 
     def has(self, *capabilities: str) -> bool:
         """True when the target offers every named capability."""

@@ -7,6 +7,7 @@ targets:
     api_url: https://staging.example.internal
     profile: prime-spark
     credentials: {username_env: PRSM_STAGING_USER, password_env: PRSM_STAGING_PASSWORD}
+    second_user: {username_env: PRSM_STAGING_USER_B, password_env: PRSM_STAGING_PASSWORD_B}
     protected: true      # default for remote targets
     allow_chaos: false
     nodes: []            # optional node introspection URLs
@@ -37,7 +38,8 @@ from prsm_validate.targets import base
 BUILTIN = ("local", "docker", "k8s")
 PROFILES = ("reference", "prime-spark", "prsm-platform")
 REMOTE_CAPABILITIES: frozenset[str] = frozenset()
-_KEYS = {"kind", "api_url", "profile", "credentials", "protected", "allow_chaos", "nodes",
+_KEYS = {"kind", "api_url", "profile", "credentials", "second_user", "protected", "allow_chaos",
+         "nodes",
          "openapi_url", "metrics_url", "vocabulary", "features", "control", "ready_timeout_s"}
 
 
@@ -65,16 +67,25 @@ class TargetSpec:
     api_profile: Any = None  # the Profile with this entry's vocabulary and features
     control: Any = None  # a ControlSpec (prsm_validate.targets.control)
     ready_timeout_s: float = 30.0
+    second_user: tuple[str, str] | None = None  # (username_env, password_env)
+
+    def second_credentials(self) -> base.Credentials | None:
+        """The second user's credentials, or None when the entry names no ``second_user``."""
+        if self.second_user is None:
+            return None
+        return self._read_credentials(*self.second_user)
 
     def credentials(self) -> base.Credentials:
         """Credentials read from the environment variables the file names."""
-        missing = [v for v in (self.username_env, self.password_env) if not os.environ.get(v or "")]
+        return self._read_credentials(self.username_env or "", self.password_env or "")
+
+    def _read_credentials(self, username_env: str, password_env: str) -> base.Credentials:
+        missing = [v for v in (username_env, password_env) if not os.environ.get(v)]
         if missing:
             raise TargetConfigError(
                 f"target {self.name!r} ({self.source}): environment variable(s) "
                 f"{', '.join(str(m) for m in missing)} not set: export them before running")
-        return base.Credentials(os.environ[self.username_env or ""],
-                                os.environ[self.password_env or ""])
+        return base.Credentials(os.environ[username_env], os.environ[password_env])
 
 
 def default_targets_file(rootdir: Path) -> Path:
@@ -164,7 +175,15 @@ def _spec(path: Path, name: str, entry: Any) -> TargetSpec:
         metrics_url=_url_or_path(path, name, entry, "metrics_url"),
         api_profile=_api_profile(path, name, profile, entry), control=control,
         ready_timeout_s=_seconds(path, name, entry, "ready_timeout_s", 30.0),
+        second_user=_second_user(path, name, entry.get("second_user")),
     )
+
+
+def _second_user(path: Path, name: str, creds: Any) -> tuple[str, str] | None:
+    if creds is None:
+        return None
+    envs = _credential_envs(path, name, creds, "second_user")
+    return envs["username_env"], envs["password_env"]
 
 
 def _url_or_path(path: Path, name: str, entry: dict[str, Any], key: str) -> str | None:
@@ -231,13 +250,15 @@ def _profile(path: Path, name: str, profile: Any) -> str:
     return str(profile)
 
 
-def _credential_envs(path: Path, name: str, creds: Any) -> dict[str, str]:
+def _credential_envs(path: Path, name: str, creds: Any, key: str = "credentials"
+                     ) -> dict[str, str]:
     fix = "give {username_env: VAR, password_env: VAR} naming environment variables"
     if not isinstance(creds, dict) or set(creds) != {"username_env", "password_env"}:
-        raise _fail(path, name, "credentials", f"{fix} (values never go in the file)")
-    for key, var in creds.items():
+        raise _fail(path, name, key, f"{fix} (values never go in the file)")
+    for field_name, var in creds.items():
         if not isinstance(var, str) or not var.isidentifier():
-            raise _fail(path, name, f"credentials.{key}", f"{var!r} is not a variable name; {fix}")
+            raise _fail(path, name, f"{key}.{field_name}",
+                        f"{var!r} is not a variable name; {fix}")
     return {"username_env": creds["username_env"], "password_env": creds["password_env"]}
 
 

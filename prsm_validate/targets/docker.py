@@ -27,6 +27,7 @@ from reference_system.ports import free_ports
 
 LABEL = "prsm.run"
 USERNAME = "validator"
+SECOND_USERNAME = "validator-b"
 READY_TIMEOUT_S = 60.0
 GENESIS_BALANCE = 10**12  # as the local target: enough to fund every scenario
 NODE_TCP, NODE_HTTP, PROXY_API, FIRST_LINK_PORT = 7000, 7100, 8474, 9000
@@ -103,9 +104,10 @@ class DockerTarget:
                  *(node_name(i) for i in range(self.nodes)))
         ports = dict(zip(names, free_ports(len(names)), strict=True))
         password, jwt_secret = secrets.token_urlsafe(18), secrets.token_urlsafe(48)
+        second = secrets.token_urlsafe(18)
         self._start_backends(ports)
         self._start_cluster(ports)
-        self._start_apps(ports, password, jwt_secret)
+        self._start_apps(ports, {USERNAME: password, SECOND_USERNAME: second}, jwt_secret)
         self._wait_all()
         from prsm_validate.targets.local_launch import hs256_signer
 
@@ -113,10 +115,11 @@ class DockerTarget:
             target=self.name, kind="docker", api_url=f"http://127.0.0.1:{ports['api']}",
             profile="reference", capabilities=self.capabilities,
             credentials=base.Credentials(USERNAME, password), protected=False, allow_chaos=True,
+            second_credentials=base.Credentials(SECOND_USERNAME, second),
             postgres_dsn=f"postgresql://postgres@127.0.0.1:{ports['postgres']}/postgres",
             redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
             nats_url=f"nats://127.0.0.1:{ports['nats']}", control=self,
-            token_signer=hs256_signer(jwt_secret),
+            token_signer=hs256_signer(jwt_secret), secret_values={"jwt_secret": jwt_secret},
             services={"edge": f"http://127.0.0.1:{ports['edge']}",
                       "pipeline": f"http://127.0.0.1:{ports['pipeline']}",
                       "fault_proxy": f"http://127.0.0.1:{ports['faults']}"},
@@ -180,7 +183,8 @@ class DockerTarget:
             container = self._container(name, ["embedded", name], port, ports[name])
             self._services[name] = Service(name, container, _probe(name, ports[name]))
 
-    def _start_apps(self, ports: dict[str, int], password: str, jwt_secret: str) -> None:
+    def _start_apps(self, ports: dict[str, int], passwords: dict[str, str], jwt_secret: str
+                    ) -> None:
         from reference_system.passwords import hash_password
 
         nats, dsn = "nats://nats:4222", "postgresql://postgres@postgres:5432/postgres"
@@ -192,7 +196,7 @@ class DockerTarget:
             "api": (["api", "--host", "0.0.0.0", "--port", "8000"], 8000, {
                 "PRSM_REF_POSTGRES_DSN": dsn, "PRSM_REF_REDIS_URL": "redis://redis:6379/0",
                 "PRSM_REF_NATS_URL": nats, "PRSM_REF_JWT_SECRET": jwt_secret,
-                "PRSM_REF_USERS": json.dumps({USERNAME: hash_password(password)}),
+                "PRSM_REF_USERS": json.dumps({u: hash_password(p) for u, p in passwords.items()}),
                 "PRSM_REF_EDGE_URL": "http://edge:8100", "PRSM_REF_L1_CAPACITY": "256",
                 "PRSM_REF_CONSENSUS_CONFIG": f"{CLUSTER_DIR}/cluster.json",
                 "PRSM_REF_CONSENSUS_CLIENT_KEYS": f"{CLUSTER_DIR}/client-keys.json"}),

@@ -32,6 +32,7 @@ from reference_system.ports import free_ports
 
 log = logging.getLogger("prsm_validate.local")
 USERNAME = "validator"
+SECOND_USERNAME = "validator-b"  # the two-user authorization scenarios' other user
 GENESIS_BALANCE = 10**12  # FTNS the harness's user holds at genesis (funds every test)
 TOXIPROXY_ENV = "PRSM_TOXIPROXY_URL"
 READY_TIMEOUT_S = 30.0
@@ -146,7 +147,7 @@ class LocalSystem:
             10 + self.options.api_replicas + self.options.task_workers)
         replica_ports, worker_ports = more[:self.options.api_replicas], more[
             self.options.api_replicas:]
-        password = secrets.token_urlsafe(18)
+        password, second = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
         jwt_secret = secrets.token_urlsafe(48)
         dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
@@ -160,7 +161,8 @@ class LocalSystem:
         self.add_faults(faults_port)
         self.build_cluster()
         edge_url = f"http://127.0.0.1:{edge_port}"
-        api_env = self.api_env(dsn, redis_url, nats_url, password, jwt_secret, edge_url)
+        users = {USERNAME: password, SECOND_USERNAME: second}
+        api_env = self.api_env(dsn, redis_url, nats_url, users, jwt_secret, edge_url)
         self.add_api("api", api_port, api_env)
         for index, port in enumerate(replica_ports, 1):
             self.add_api(f"api-{index}", port, api_env)
@@ -179,9 +181,11 @@ class LocalSystem:
         return base.Deployment(
             target=self.name, kind="local", api_url=api_url, profile="reference",
             capabilities=self.capabilities, credentials=base.Credentials(USERNAME, password),
-            protected=False, allow_chaos=True, postgres_dsn=dsn, redis_url=redis_url,
+            second_credentials=base.Credentials(SECOND_USERNAME, second), protected=False,
+            allow_chaos=True, postgres_dsn=dsn, redis_url=redis_url,
             nats_url=nats_url, pids=self.pids(), log_dir=str(self.root / "logs"), control=control,
             token_signer=hs256_signer(jwt_secret), nodes=self.node_endpoints(),
+            secret_values={"jwt_secret": jwt_secret},
             services={"edge": edge_url, "pipeline": f"http://127.0.0.1:{pipe_port}",
                       "fault_proxy": self.proxy_url or "",
                       "gateway": f"http://127.0.0.1:{gateway_port}",
@@ -318,14 +322,14 @@ class LocalSystem:
         url = f"http://127.0.0.1:{port}/health"
         self.register(name, Component(proc, lambda: probes.http_ok(url)))
 
-    def api_env(self, dsn: str, redis_url: str, nats_url: str, password: str,
+    def api_env(self, dsn: str, redis_url: str, nats_url: str, passwords: dict[str, str],
                  jwt_secret: str, edge_url: str) -> dict[str, str]:
         from reference_system.passwords import hash_password
 
         env = {
             "PRSM_REF_POSTGRES_DSN": dsn, "PRSM_REF_REDIS_URL": redis_url,
             "PRSM_REF_NATS_URL": nats_url, "PRSM_REF_JWT_SECRET": jwt_secret,
-            "PRSM_REF_USERS": json.dumps({USERNAME: hash_password(password)}),
+            "PRSM_REF_USERS": json.dumps({u: hash_password(p) for u, p in passwords.items()}),
             "PRSM_REF_L1_CAPACITY": str(self.options.l1_capacity),
             "PRSM_REF_EDGE_URL": edge_url,
             # the worker processes run the tasks (failover by lease when one is killed)

@@ -55,6 +55,9 @@ class RemoteTarget:
             credentials=self.spec.credentials(), protected=self.spec.protected,
             allow_chaos=self.spec.allow_chaos, nodes=nodes, control=self.control,
             api_profile=self.spec.api_profile, identity=identity,
+            second_credentials=self.spec.second_credentials(),
+            second_user_note=f"target {self.spec.name!r} names no second_user "
+                             "{username_env, password_env} in its targets file entry",
         )
 
     def stop(self) -> None:

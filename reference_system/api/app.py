@@ -18,6 +18,7 @@ from reference_system import memory, tasks, telemetry
 from reference_system.api import ftns
 from reference_system.api.errors import install_error_handlers
 from reference_system.api.health import Probes
+from reference_system.api.lockout import LoginGuard
 from reference_system.api.middleware import BodyLimit, RateLimit, RequestMetrics
 from reference_system.api.ordering import Ordering
 from reference_system.api.routes import router
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="PRSM reference API", lifespan=_lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.registry = registry
+    app.state.login_guard = LoginGuard()
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(ftns.router)

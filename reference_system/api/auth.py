@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Annotated, Any
 
@@ -9,7 +10,7 @@ import jwt
 from fastapi import Depends, Request
 
 from reference_system.api.errors import ApiError
-from reference_system.passwords import verify_password
+from reference_system.passwords import hash_password, verify_password
 from reference_system.settings import Settings
 
 ALGORITHMS = ["HS256"]  # fixed: never taken from the token header
@@ -37,10 +38,19 @@ def decode_token(settings: Settings, token: str) -> dict[str, Any]:
         raise _unauthorized("invalid token") from None
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, checked for unknown users so that an unknown username
+    costs the same scrypt as a wrong password (no enumeration by login time)."""
+    return hash_password("prsm-no-such-user")
+
+
 def authenticate(settings: Settings, username: str, password: str) -> bool:
-    """True when the configured user exists and the password matches its hash."""
+    """True when the configured user exists and the password matches its hash; the same work
+    either way."""
     encoded = settings.users.get(username)
-    return encoded is not None and verify_password(password, encoded)
+    matches = verify_password(password, encoded if encoded is not None else _dummy_hash())
+    return encoded is not None and matches
 
 
 def _unauthorized(message: str) -> ApiError:

@@ -15,9 +15,10 @@ from pydantic import Field
 
 from reference_system.api.auth import User
 from reference_system.api.errors import COMMON, ApiError, declared
-from reference_system.api.models import Strict
+from reference_system.api.models import Integer, Strict
+from reference_system.api.strict import CleanPath, StrictRoute
 
-router = APIRouter(responses=declared(*COMMON, 401))
+router = APIRouter(responses=declared(*COMMON, 401), route_class=StrictRoute)
 ACCOUNT = r"^[A-Za-z0-9_.:\-]+(/[A-Za-z0-9_.:\-]+)?$"
 
 
@@ -27,7 +28,7 @@ class TransferRequest(Strict):
     id: str | None = Field(default=None, min_length=1, max_length=128)
     source: str | None = Field(default=None, alias="from", pattern=ACCOUNT, max_length=128)
     to: str = Field(pattern=ACCOUNT, max_length=128)
-    amount: int = Field(gt=0, le=10**15)
+    amount: Integer = Field(gt=0, le=10**15)
 
 
 def owns(user: str, account: str) -> bool:
@@ -37,7 +38,9 @@ def owns(user: str, account: str) -> bool:
 
 @router.post("/api/v1/ftns/transfer", responses=declared(403, 409))
 async def transfer(body: TransferRequest, user: User, request: Request) -> dict[str, Any]:
-    """Move tokens; 409 when the source cannot pay, 403 when it is not the caller's."""
+    """Move tokens; 403 when the source is not the caller's; 409 when it cannot pay or when
+    the id was already used for another transfer (an id names one request: repeated as it
+    was, it answers the first outcome)."""
     source = body.source or user
     if not owns(user, source):
         raise ApiError(403, f"user {user!r} may not spend from account {source!r}")
@@ -46,7 +49,8 @@ async def transfer(body: TransferRequest, user: User, request: Request) -> dict[
         {"op": "transfer", "id": transfer_id, "from": source, "to": body.to,
          "amount": body.amount})
     if not result.get("ok"):
-        raise ApiError(409 if result.get("error") == "insufficient funds" else 422,
+        conflict = result.get("error") == "insufficient funds" or result.get("conflict")
+        raise ApiError(409 if conflict else 422,
                        f"transfer {transfer_id} rejected: {result.get('error')}")
     return {"id": transfer_id, "from": source, "to": body.to, "amount": body.amount,
             "status": "applied", "from_balance": result.get("from_balance"),
@@ -59,8 +63,9 @@ async def _balance(request: Request, account: str) -> int:
     return int(result["balance"])
 
 
-@router.get("/api/v1/ftns/balance/{account:path}")
-async def balance_of(account: str, user: User, request: Request) -> dict[str, Any]:
+# 404: an account name with a line break matches no route (the path converter stops there).
+@router.get("/api/v1/ftns/balance/{account:path}", responses=declared(404))
+async def balance_of(account: CleanPath, user: User, request: Request) -> dict[str, Any]:
     """Any account's balance (the ledger is public), read through consensus."""
     return {"account": account, "balance": await _balance(request, account)}
 

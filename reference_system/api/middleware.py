@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from fastapi import HTTPException
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from reference_system.api.errors import error_body
@@ -65,8 +66,13 @@ class RequestMetrics:
             self.requests.labels(scope["method"], route, str(status)).inc()
 
 
-class BodyTooLarge(Exception):
-    """The request body exceeded the configured limit."""
+class BodyTooLarge(HTTPException):
+    """The request body exceeded the configured limit. An HTTP 413 exception: FastAPI
+    re-raises those from its body parsing (any other exception there is its 400, which a
+    chunked body without Content-Length got), and the error handlers answer it structured."""
+
+    def __init__(self, max_bytes: int = 0) -> None:
+        super().__init__(413, f"request body exceeds {max_bytes} bytes")
 
 
 class BodyLimit:
@@ -92,7 +98,7 @@ class BodyLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise BodyTooLarge
+                raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

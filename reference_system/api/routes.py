@@ -24,8 +24,15 @@ from reference_system.api.models import (
     MemorySet,
     TaskSubmit,
 )
+from reference_system.api.strict import CleanPath, StrictRoute
 
-router = APIRouter(responses=declared(*COMMON))
+router = APIRouter(responses=declared(*COMMON), route_class=StrictRoute)
+
+
+def owned(user: str, key: str) -> str:
+    """The stored name of ``user``'s memory key: each user has a namespace of their own (the
+    length prefix keeps ``("a", "b/c")`` and ``("a/b", "c")`` apart)."""
+    return f"{len(user)}:{user}/{key}"
 
 
 @router.get("/health", responses={503: {"description": "a required component is down "
@@ -59,14 +66,20 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/api/auth/login", responses=declared(401))
+@router.post("/api/auth/login", responses=declared(401, 429))
 async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
     """Exchange username and password for a bearer token."""
-    settings = request.app.state.settings
+    settings, guard = request.app.state.settings, request.app.state.login_guard
+    wait = guard.retry_after(body.username)
+    if wait:
+        raise ApiError(429, "too many failed logins for this username",
+                       headers={"Retry-After": str(wait)})
     # scrypt is deliberately slow: keep it off the event loop.
     ok = await asyncio.to_thread(authenticate, settings, body.username, body.password)
     if not ok:
+        guard.failed(body.username)
         raise ApiError(401, "invalid username or password", headers={"WWW-Authenticate": "Bearer"})
+    guard.succeeded(body.username)
     token = issue_token(settings, body.username)
     return {"access_token": token, "token_type": "bearer", "expires_in": settings.jwt_ttl_s}
 
@@ -80,23 +93,23 @@ async def me(user: User, request: Request) -> dict[str, Any]:
 @router.post("/api/memory/set", responses=declared(401))
 async def memory_set(body: MemorySet, user: User, request: Request) -> dict[str, Any]:
     """Store a value in all three tiers (durably first)."""
-    await request.app.state.memory.set(body.key, body.value, body.ttl)
+    await request.app.state.memory.set(owned(user, body.key), body.value, body.ttl)
     return {"key": body.key, "stored": True, "ttl": body.ttl}
 
 
 @router.post("/api/memory/get", responses=declared(401, 404))
 async def memory_get(body: MemoryKey, user: User, request: Request) -> dict[str, Any]:
     """Read a value through L1 -> L2 -> L3; the response names the serving tier."""
-    found, value, tier = await request.app.state.memory.get(body.key)
+    found, value, tier = await request.app.state.memory.get(owned(user, body.key))
     if not found:
         raise ApiError(404, f"no value for key {body.key!r}")
     return {"key": body.key, "value": value, "tier": tier}
 
 
 @router.delete("/api/memory/{key}", responses=declared(401, 404))
-async def memory_delete(key: str, user: User, request: Request) -> dict[str, Any]:
+async def memory_delete(key: CleanPath, user: User, request: Request) -> dict[str, Any]:
     """Delete a key from every tier."""
-    if not await request.app.state.memory.delete(key):
+    if not await request.app.state.memory.delete(owned(user, key)):
         raise ApiError(404, f"no value for key {key!r}")
     return {"key": key, "deleted": True}
 
@@ -133,7 +146,7 @@ async def _order_task(ordering: Any, task_id: str, body: TaskSubmit) -> dict[str
 
 
 @router.get("/api/tasks/{task_id}", responses=declared(401, 404))
-async def task_status(task_id: str, user: User, request: Request) -> dict[str, Any]:
+async def task_status(task_id: CleanPath, user: User, request: Request) -> dict[str, Any]:
     """A task's status and result."""
     task = await request.app.state.tasks.get(user, _task_uuid(task_id))
     if task is None:
@@ -142,7 +155,7 @@ async def task_status(task_id: str, user: User, request: Request) -> dict[str, A
 
 
 @router.delete("/api/tasks/{task_id}", responses=declared(401, 404, 409))
-async def task_cancel(task_id: str, user: User, request: Request) -> dict[str, Any]:
+async def task_cancel(task_id: CleanPath, user: User, request: Request) -> dict[str, Any]:
     """Cancel a queued or running task; 409 if it already finished."""
     status = await request.app.state.tasks.cancel(user, _task_uuid(task_id))
     if status is None:
@@ -152,7 +165,7 @@ async def task_cancel(task_id: str, user: User, request: Request) -> dict[str, A
     return {"task_id": task_id, "status": status}
 
 
-@router.post("/api/llm/generate", responses=declared(401))
+@router.post("/api/llm/generate", responses=declared(401, 404))
 async def generate(body: Generate, user: User, request: Request) -> dict[str, Any]:
     """Generate text; identical repeated requests are served from the response cache."""
     started = time.perf_counter()
@@ -175,7 +188,7 @@ async def inference(body: Inference, user: User, request: Request) -> dict[str, 
 
 
 @router.get("/api/telemetry/{device}", responses=declared(401, 404))
-async def telemetry_readings(device: str, user: User, request: Request,
+async def telemetry_readings(device: CleanPath, user: User, request: Request,
                              limit: int = 100) -> dict[str, Any]:
     """The latest landed telemetry of ``device`` and how many readings have landed."""
     limit = max(1, min(limit, 1000))
@@ -201,7 +214,8 @@ async def _generate(state: Any, body: Generate) -> llm.Generation:
         return await llm.ollama_generate(state.settings.ollama_url, body.prompt, body.model,
                                          body.max_tokens, body.temperature)
     if body.model not in llm.BUILTIN_MODELS:
-        raise ApiError(422, f"unknown model {body.model!r}; built-in: {list(llm.BUILTIN_MODELS)}")
+        # 404: the body is well-formed, the model it names does not exist here
+        raise ApiError(404, f"no model {body.model!r}; built-in: {list(llm.BUILTIN_MODELS)}")
     return llm.builtin_generate(body.prompt, body.model, body.max_tokens, body.temperature)
 
 

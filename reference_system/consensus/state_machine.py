@@ -4,8 +4,12 @@ Operations are JSON objects with ``op`` and a client-chosen ``id``:
 
 - ``{"op": "transfer", "id", "from", "to", "amount"}``: moves a positive integer amount; never
   overdraws; a rejected transfer is still ordered and returns ``{"ok": false, "error"}``. A
-  transfer id applies at most once: a later transfer with an applied id changes nothing and
-  returns the first outcome with ``"duplicate": true`` (so an API retry is exactly-once).
+  transfer id applies at most once and names one request: a later transfer with an applied id
+  and the same ``from``, ``to`` and ``amount`` changes nothing and returns the first outcome
+  with ``"duplicate": true`` (so an API retry is exactly-once); with any other body it changes
+  nothing and is refused with ``"conflict": true`` (another user's id reused, or a client
+  bug: it was answered ``applied`` before, while nothing moved). The source account names the
+  owner (the API lets a user spend only from their own accounts), so the body binds both.
 - ``{"op": "ledger", "id"}``: balances and the applied transfer ids in order.
 - ``{"op": "balance", "id", "account"}``.
 - ``{"op": "task_submit", "id", "type", "payload", "priority"}``: appends a task and assigns
@@ -57,6 +61,11 @@ class Chain:
         return [self.count, self.head.hex()]
 
 
+def _request(op: dict[str, Any]) -> list[Any]:
+    """What a transfer id is bound to: its source (hence its owner), target and amount."""
+    return [op.get("from"), op.get("to"), op.get("amount")]
+
+
 class Ledger:
     """FTNS balances with a fixed total supply set at genesis."""
 
@@ -70,10 +79,14 @@ class Ledger:
         """Apply the transfer once per id; a repeated id returns the first outcome."""
         transfer_id = op.get("id")
         if isinstance(transfer_id, str) and transfer_id in self.outcomes:
-            return {**self.outcomes[transfer_id], "duplicate": True}
+            first = self.outcomes[transfer_id]
+            if first.get("request", _request(op)) != _request(op):
+                return {"ok": False, "conflict": True,
+                        "error": "transfer id already used for another transfer"}
+            return {**{k: v for k, v in first.items() if k != "request"}, "duplicate": True}
         result = self._move(op)
         if isinstance(transfer_id, str) and result["ok"]:
-            self.remember(transfer_id, result)
+            self.remember(transfer_id, {**result, "request": _request(op)})
         return result
 
     def remember(self, transfer_id: str, outcome: Result) -> None:

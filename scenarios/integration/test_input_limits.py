@@ -50,13 +50,14 @@ def test_generation_limits(prsm_api):
     _check(prsm_api, "generate", "temperature",
            {"prompt": "x", "max_tokens": 1, "temperature": LIMITS["temperature"]},
            {"prompt": "x", "max_tokens": 1, "temperature": LIMITS["temperature"] + 0.01})
-    # Model names of 1 to 128 characters are judged by name (unknown: 422 without a field),
-    # longer ones are refused as too long.
+    # Model names of 1 to 128 characters are judged by name (unknown: 404, the named model
+    # does not exist; a well-formed body is not a validation error), longer ones are refused
+    # as too long.
     short = prsm_api.call("generate", {"prompt": "x", "max_tokens": 1, "model": "m"})
     assert not _refused_naming(short, "model"), short.body
     _check(prsm_api, "generate", "model", {"prompt": "x", "max_tokens": 1, "model": "m" * 128},
            {"prompt": "x", "max_tokens": 1, "model": "m" * (LIMITS["model"] + 1)},
-           accepted=(422,))
+           accepted=(404,))
 
 
 def test_task_priority_limit(prsm_api):

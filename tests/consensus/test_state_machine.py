@@ -56,13 +56,20 @@ def test_snapshot_restore_gives_identical_digest() -> None:
 def test_a_transfer_id_applies_once_and_a_repeat_returns_the_first_outcome() -> None:
     machine = StateMachine({"a": 10, "b": 0}, ["w"])
     op = {"op": "transfer", "id": "t", "from": "a", "to": "b", "amount": 4}
-    first, again = machine.apply(op, 1), machine.apply({**op, "amount": 9}, 2)
+    first, again = machine.apply(op, 1), machine.apply(op, 2)
     assert first["ok"] and again["ok"] and again["duplicate"] and "duplicate" not in first
+    assert again["from_balance"] == first["from_balance"] == 6
+    # The same id with another body (another amount, or another user's source) is a conflict:
+    # refused, nothing moves, never reported as applied.
+    for other in ({**op, "amount": 9}, {**op, "from": "b", "to": "a"}):
+        conflict = machine.apply(other, 3)
+        assert not conflict["ok"] and conflict["conflict"] and "duplicate" not in conflict
     assert machine.ledger.balances == {"a": 6, "b": 4}
-    assert machine.apply({"op": "ledger", "id": "q"}, 3)["applied"] == ["t"]
+    assert machine.apply({"op": "ledger", "id": "q"}, 4)["applied"] == ["t"]
     copy = StateMachine({"a": 10, "b": 0}, ["w"])
     copy.restore(machine.snapshot())
-    assert copy.apply(op, 4)["duplicate"] is True
+    assert copy.apply(op, 5)["duplicate"] is True
+    assert copy.apply({**op, "amount": 9}, 6)["conflict"] is True
 
 
 def test_a_refused_transfer_id_may_be_retried() -> None:

@@ -70,3 +70,22 @@ def test_missing_credential_variables_are_named(tmp_path, monkeypatch):
     with pytest.raises(TargetConfigError, match="PRSM_STAGING_USER") as excinfo:
         spec.credentials()
     assert "s3cret-value" not in str(excinfo.value)
+
+
+def test_a_second_user_is_read_from_the_variables_it_names(tmp_path, monkeypatch):
+    text = GOOD + "    second_user: {username_env: PRSM_B_USER, password_env: PRSM_B_PASSWORD}\n"
+    spec = load_targets_file(_write(tmp_path, text))["staging"]
+    monkeypatch.setenv("PRSM_B_USER", "bee")
+    monkeypatch.setenv("PRSM_B_PASSWORD", "secret-b")
+    second = spec.second_credentials()
+    assert second is not None and (second.username, second.password) == ("bee", "secret-b")
+    assert load_targets_file(_write(tmp_path, GOOD))["staging"].second_credentials() is None
+    monkeypatch.delenv("PRSM_B_PASSWORD")
+    with pytest.raises(TargetConfigError, match="PRSM_B_PASSWORD"):
+        spec.second_credentials()
+
+
+def test_a_second_user_with_values_instead_of_variable_names_is_refused(tmp_path):
+    text = GOOD + "    second_user: {username: bee, password: pw}\n"
+    with pytest.raises(TargetConfigError, match=r"targets\.staging\.second_user"):
+        load_targets_file(_write(tmp_path, text))

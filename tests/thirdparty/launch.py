@@ -26,6 +26,7 @@ from reference_system.ports import free_ports
 APP = Path(__file__).with_name("spark.py")
 WORKERS = ("worker-0", "worker-1")
 USER_ENV, PASSWORD_ENV = "SPARK_TEST_USER", "SPARK_TEST_PASSWORD"
+SECOND_USER_ENV, SECOND_PASSWORD_ENV = "SPARK_TEST_USER_B", "SPARK_TEST_PASSWORD_B"
 
 
 @dataclass
@@ -49,6 +50,7 @@ def targets_entry(api_url: str, folder: Path) -> dict[str, object]:
     return {
         "kind": "remote", "api_url": api_url, "profile": "prime-spark",
         "credentials": {"username_env": USER_ENV, "password_env": PASSWORD_ENV},
+        "second_user": {"username_env": SECOND_USER_ENV, "password_env": SECOND_PASSWORD_ENV},
         "protected": False, "allow_chaos": True, "features": ["task_workers"],
         "vocabulary": {
             "task_status": {"queued": "pending", "running": "in_progress", "done": "succeeded",
@@ -69,9 +71,9 @@ def running_spark(defects: str = "") -> Iterator[Spark]:
     folder = Path(tempfile.mkdtemp(prefix="spark-"))
     reaper = Reaper()
     reaper.watch_path(folder)
-    password = secrets.token_urlsafe(12)
+    password, second = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     env = {"SPARK_SECRET": secrets.token_urlsafe(32), "SPARK_USERS": json.dumps(
-        {"ann": password}), "SPARK_DEFECTS": defects}
+        {"ann": password, "bob": second}), "SPARK_DEFECTS": defects}
     (port,) = free_ports(1)
     api = ManagedProcess("spark-api", [sys.executable, str(APP), "api", "--dir", str(folder),
                                        "--port", str(port)], folder / "api.log", env,
@@ -85,7 +87,8 @@ def running_spark(defects: str = "") -> Iterator[Spark]:
             _start_worker(folder, name, env)
         targets = folder / "targets.yaml"
         targets.write_text(yaml.safe_dump({"targets": {"spark": targets_entry(url, folder)}}))
-        yield Spark(url, folder, targets, {**env, USER_ENV: "ann", PASSWORD_ENV: password})
+        yield Spark(url, folder, targets, {**env, USER_ENV: "ann", PASSWORD_ENV: password,
+                                           SECOND_USER_ENV: "bob", SECOND_PASSWORD_ENV: second})
     finally:
         (folder / "alive").unlink(missing_ok=True)
         api.stop()

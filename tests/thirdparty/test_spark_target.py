@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Everything a remote prime-spark target can run; the latency SLAs and load runs are left out
 # here (absolute thresholds on a shared CI machine), the stall probe (relative) is in.
 SELECTION = ["scenarios/integration", "scenarios/sla/test_health_stall.py",
-             "scenarios/consensus", "scenarios/pipeline", "scenarios/edge"]
+             "scenarios/consensus", "scenarios/pipeline", "scenarios/edge", "scenarios/security"]
 SKIP_REASONS = ("lacks feature", "lacks capability", "declares no", "control declares no",
                 "has no operation")
 
@@ -69,21 +69,38 @@ EXPECTED = {
         ("security", "me (GET /api/auth/me): expected HTTP 401, got 200"),
     "scenarios/integration/test_auth.py::test_alg_none_token_is_401":
         ("security", "me (GET /api/auth/me): expected HTTP 401, got 200"),
+    "scenarios/security/test_authentication_sweep.py::"
+    "test_every_protected_operation_refuses_every_bad_token":
+        ("security", "sweep calls not refused as RFC 6750 says: GET /api/auth/me [expired]: "
+                     "expected HTTP 401, got 200"),
     "scenarios/integration/test_task_failover.py::"
     "test_task_completes_on_a_surviving_worker_when_its_worker_is_killed":
         ("safety", "lost: still in_progress on worker-"),
 }
 
 
+# Found or not by chance (the fuzzer's examples): the same planted contract defect, when a
+# generated delete hits a key a generated set made. Nothing else may appear.
+MAY_ALSO = {
+    "scenarios/security/test_fuzz.py::test_schemathesis_finds_no_failure_with_all_checks":
+        ("contract", "DELETE /api/memory/{key} (positive): JsonSchemaError"),
+}
+
+
 def test_five_defects_each_reported_with_its_class_and_nothing_else_fails(tmp_path):
     summary, output = run_scenarios("contract,availability,sla,security,failover", tmp_path)
     found = failures(summary)
-    assert set(found) == set(EXPECTED), (sorted(found), output[-3000:])
-    for nodeid, (failure_class, cause) in EXPECTED.items():
-        assert found[nodeid]["class"] == failure_class, found[nodeid]
-        assert cause in found[nodeid]["cause"], found[nodeid]
-        assert "\n" not in found[nodeid]["cause"]
-    assert "prsm failures: 1 contract, 1 availability, 1 sla, 1 safety, 2 security" in output
+    extra = set(found) - set(EXPECTED)
+    assert set(EXPECTED) <= set(found) and extra <= set(MAY_ALSO), (sorted(found),
+                                                                     output[-3000:])
+    for nodeid, (failure_class, cause) in {**EXPECTED, **MAY_ALSO}.items():
+        if nodeid in found:
+            assert found[nodeid]["class"] == failure_class, found[nodeid]
+            assert cause in found[nodeid]["cause"], found[nodeid]
+            assert "\n" not in found[nodeid]["cause"]
+    contract = 1 + len(extra)
+    assert (f"prsm failures: {contract} contract, 1 availability, 1 sla, 1 safety, 3 security"
+            in output)
 
 
 @pytest.mark.parametrize("name", ["spark.py", "launch.py"])

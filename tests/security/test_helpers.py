@@ -1,0 +1,95 @@
+"""The security scenarios' helpers on their own: token variants, the sweep's judgement and
+operations, the secrets canary."""
+
+from __future__ import annotations
+
+import os
+
+import jwt
+
+from prsm_validate.client.profiles import PROFILES
+from prsm_validate.security import sweep
+from prsm_validate.security.canary import find_secrets
+from prsm_validate.security.tokens import VARIANTS, bad_tokens, claims_of
+
+SECRET = "s" * 32
+
+
+def _sign(claims):
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def _valid(token):
+    try:
+        jwt.decode(token, SECRET, algorithms=["HS256"], audience="api", issuer="me")
+    except jwt.PyJWTError:
+        return False
+    return True
+
+
+def test_each_variant_differs_from_a_good_token_and_is_refused_by_a_correct_verifier():
+    import time
+
+    good = _sign({"sub": "u", "iss": "me", "aud": "api", "iat": int(time.time()),
+                  "exp": int(time.time()) + 60})
+    assert _valid(good)
+    for signer in (_sign, None):  # correctly signed variants, or the original signature kept
+        tokens = bad_tokens(good, signer)
+        assert set(tokens) == set(VARIANTS) and tokens["no-token"] is None
+        for name, token in tokens.items():
+            assert token is None or not _valid(token), name
+    signed = bad_tokens(good, _sign)
+    assert claims_of(signed["wrong-audience"])["aud"] == "another-service"
+    assert claims_of(signed["expired"])["exp"] < time.time()
+
+
+def test_only_a_401_with_a_bearer_challenge_passes():
+    assert sweep.judge(401, "Bearer realm=x") is None
+    assert "WWW-Authenticate" in sweep.judge(401, None)
+    assert "got 200" in sweep.judge(200, "Bearer")
+
+
+def test_operations_come_from_the_document_and_public_ones_from_the_profile():
+    class Contract:
+        document = {"paths": {"/health": {"get": {}}, "/api/memory/{key}": {"delete": {}},
+                              "/api/x": {"parameters": [], "post": {}}}}
+
+    ops = {op.name: op for op in sweep.operations(Contract(), PROFILES["reference"])}
+    assert set(ops) == {"GET /health", "DELETE /api/memory/{key}", "POST /api/x"}
+    assert ops["GET /health"].public and not ops["POST /api/x"].public
+    assert ops["DELETE /api/memory/{key}"].url() == f"/api/memory/{sweep.PLACEHOLDER}"
+    from_profile = sweep.operations(None, PROFILES["reference"])
+    assert any(op.path == "/api/v1/ftns/transfer" for op in from_profile)
+
+
+def test_the_canary_finds_a_secret_except_in_a_private_credentials_file(tmp_path):
+    (tmp_path / "log.txt").write_text("user logged in with hunter2-hunter2\n")
+    private = tmp_path / "credentials.json"
+    private.write_text('{"password": "hunter2-hunter2"}')
+    os.chmod(private, 0o600)
+    hits = find_secrets([tmp_path], {"password": "hunter2-hunter2", "short": "abc"})
+    assert [(os.path.basename(h.path), h.secret) for h in hits] == [("log.txt", "password")]
+    os.chmod(private, 0o644)
+    assert len(find_secrets([tmp_path], {"password": "hunter2-hunter2"})) == 2
+
+
+def test_fuzz_failures_are_classed_security_first_then_server_errors_then_contract():
+    from prsm_validate.security.fuzz import severity
+
+    assert severity("JsonSchemaError: Response violates schema") == (2, "contract")
+    assert severity("ServerError: 500; UndefinedStatusCode: 500")[1] == "availability"
+    assert severity("IgnoredAuth: API accepts requests without authentication; "
+                    "JsonSchemaError: x")[1] == "security"
+
+
+def test_only_an_undeclared_400_is_tolerated():
+    from prsm_validate.security.fuzz import _only_undeclared_400
+
+    class UndefinedStatusCode(Exception):
+        def __init__(self, status_code):
+            self.status_code = status_code
+
+    assert _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(400)]))
+    assert not _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(500)]))
+    assert not _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(400),
+                                                         ValueError("schema")]))
