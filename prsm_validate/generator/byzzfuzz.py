@@ -1,0 +1,200 @@
+"""ByzzFuzz schedules: one Byzantine replica's small-scope mutations plus round-scoped
+partitions, as a dataclass with a compact text form, drawn by a seeded generator.
+
+ByzzFuzz (Winter et al., "Randomized Testing of Byzantine Fault Tolerant Algorithms", OOPSLA
+2023) finds BFT bugs with tiny fault budgets: network faults are partitions that hold for
+chosen protocol rounds, process faults are small-scope mutations (round +-1, another value) of
+one Byzantine node's messages in chosen rounds to chosen receivers. Here a round is a view
+(``@s`` scopes by sequence number). The text form, one token per fault::
+
+    byz=1 mutate-view:2@1 drop-cert@1-2 cut@0=0,1|2,3 net=42
+
+- ``byz=I``: the Byzantine replica (its index);
+- ``MODE[:peers][@rounds]``: one of its behaviours, exactly the ``--byzantine`` spec of
+  ``prsm-ref node`` (:mod:`reference_system.consensus.byzantine`);
+- ``cut@R[-R]=blocks``: a :class:`~.schedule.RoundPartition` of replica indices, blocks
+  separated by ``|``;
+- ``net=SEED``: the simulator's message-order seed (real processes ignore it).
+
+The same schedule drives the sans-IO simulator (:func:`simulate`) and the real node processes
+(:mod:`prsm_validate.nemesis.byzzfuzz`).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import Any
+
+from prsm_validate.generator.schedule import RoundPartition, round_scoped_partitions
+
+# Small-scope mutations (ByzzFuzz) and the two Twins-like behaviours a single node can show.
+SMALL_SCOPE = ("mutate-view", "mutate-seq", "mutate-digest", "drop-cert", "mutate-checkpoint")
+BEHAVIOURS = (*SMALL_SCOPE, "mutate-state", "equivocate", "double-vote", "silence")
+
+
+def node_name(index: int) -> str:
+    """The component name of replica ``index``."""
+    return f"node-{index}"
+
+
+@dataclass(frozen=True)
+class ByzzSchedule:
+    """One ByzzFuzz schedule on ``n`` replicas."""
+
+    n: int
+    byzantine: int
+    specs: tuple[str, ...]
+    cuts: tuple[RoundPartition, ...] = ()
+    net: int = 0
+
+    @property
+    def last_round(self) -> int:
+        """The last round in which any fault is scoped (liveness is judged after it)."""
+        from reference_system.consensus.byzantine import parse_spec
+
+        rounds = [c.last_round for c in self.cuts]
+        for spec in map(parse_spec, self.specs):
+            if spec.rounds is not None and spec.rounds[0] == "view":
+                rounds.append(spec.rounds[2])
+        return max(rounds, default=0)
+
+    def text(self) -> str:
+        """The compact text form (see the module docstring)."""
+        cuts = [f"cut@{_span(c.first_round, c.last_round)}="
+                + "|".join(",".join(str(_index(m)) for m in b) for b in c.blocks)
+                for c in self.cuts]
+        return " ".join([f"byz={self.byzantine}", *self.specs, *cuts, f"net={self.net}"])
+
+    def with_cuts(self, cuts: tuple[RoundPartition, ...]) -> ByzzSchedule:
+        """The same schedule with other partitions (for shrinking)."""
+        return replace(self, cuts=cuts)
+
+
+def _span(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def _index(name: str) -> int:
+    return int(name.rsplit("-", 1)[-1])
+
+
+def parse(text: str, n: int = 4) -> ByzzSchedule:
+    """Read :meth:`ByzzSchedule.text` back; raises ValueError with the bad token."""
+    from reference_system.consensus.byzantine import parse_rounds, parse_spec
+
+    byzantine, net, specs, cuts = None, 0, [], []
+    for token in text.split():
+        key, _, value = token.partition("=")
+        try:
+            if key == "byz":
+                byzantine = int(value)
+            elif key == "net":
+                net = int(value)
+            elif key.startswith("cut@"):
+                _, first, last = parse_rounds(key[4:])
+                blocks = tuple(tuple(node_name(int(i)) for i in b.split(",")) for b in
+                               value.split("|"))
+                cuts.append(RoundPartition(first, last, blocks))
+            else:
+                parse_spec(token)
+                specs.append(token)
+        except ValueError as exc:
+            raise ValueError(f"bad schedule token {token!r}: {exc}") from None
+    if byzantine is None or not 0 <= byzantine < n:
+        raise ValueError(f"schedule {text!r} needs byz=I with 0 <= I < {n}")
+    return ByzzSchedule(n, byzantine, tuple(specs), tuple(cuts), net)
+
+
+def generate(seed: int, n: int = 4, rounds: int = 3, max_specs: int = 2, max_cuts: int = 2,
+             behaviours: tuple[str, ...] = BEHAVIOURS) -> ByzzSchedule:
+    """A random schedule: the Byzantine replica (the first primary a third of the time),
+    1..``max_specs`` behaviours each to a random non-empty set of receivers in a random span
+    of the first ``rounds`` views, and 0..``max_cuts`` round-scoped partitions."""
+    rng = random.Random(seed)
+    byzantine = 0 if rng.random() < 1 / 3 else rng.randrange(1, n)
+    peers = [i for i in range(n) if i != byzantine]
+    specs = []
+    for _ in range(rng.randint(1, max_specs)):
+        receivers = sorted(rng.sample(peers, rng.randint(1, len(peers))))
+        first = rng.randrange(rounds)
+        last = min(rounds - 1, first + rng.randint(0, 1))
+        to = "" if len(receivers) == len(peers) else ":" + ",".join(map(str, receivers))
+        specs.append(f"{rng.choice(behaviours)}{to}@{_span(first, last)}")
+    cuts = round_scoped_partitions(rng.randrange(2**32), [node_name(i) for i in range(n)],
+                                   rounds, rng.randint(0, max_cuts), max_span=2)
+    return ByzzSchedule(n, byzantine, tuple(specs), cuts, rng.randrange(2**31))
+
+
+def simulate(schedule: ByzzSchedule, **options: Any) -> list[str]:
+    """Run ``schedule`` in the sans-IO simulator; the violated properties (none: it passed).
+
+    ``options`` are :class:`~reference_system.consensus.sim.SimConfig` fields (clients,
+    ops_per_client, drop, ...). Agreement, validity, exactly-once, supply and client results
+    are always judged; liveness (every client finished) after the chaotic phase, when the
+    network is reliable again and only the Byzantine replica still misbehaves.
+    """
+    from reference_system.consensus.sim import simulate as run
+
+    def cut(round_number: int, src: int, dst: int) -> bool:
+        return any(c.drops(round_number, node_name(src), node_name(dst)) for c in schedule.cuts)
+
+    faults = {schedule.byzantine: "+".join(schedule.specs)} if schedule.specs else {}
+    return run(schedule.net, n=schedule.n, faults=faults, cut=cut, **options).violations()
+
+
+SIM_DEFAULTS: dict[str, Any] = {"clients": 2, "ops_per_client": 4, "drop": 0.02,
+                                "params": {"checkpoint_interval": 2}}
+
+
+@dataclass(frozen=True)
+class Found:
+    """A schedule that violated a property in simulation."""
+
+    index: int
+    schedule: ByzzSchedule
+    problems: tuple[str, ...]
+
+    def replay(self) -> str:
+        """The command line that re-runs it in the simulator."""
+        return f"prsm-validate byzzfuzz --replay '{self.schedule.text()}'"
+
+
+@dataclass
+class SearchResult:
+    """What a search ran and found."""
+
+    schedules: int = 0
+    seconds: float = 0.0
+    found: list[Found] | None = None
+
+    @property
+    def rate(self) -> float:
+        """Schedules per second."""
+        return self.schedules / self.seconds if self.seconds > 0 else 0.0
+
+
+def search(seed: int, schedules: int, budget_s: float, stop_at: int = 0,
+           on_found: Any = None, **options: Any) -> SearchResult:
+    """Run up to ``schedules`` generated schedules (seeds derived from ``seed``) within
+    ``budget_s`` seconds; stop after ``stop_at`` violations (0: never)."""
+    import time
+
+    rng, result = random.Random(seed), SearchResult(found=[])
+    started = time.monotonic()
+    settings = {**SIM_DEFAULTS, **options}
+    for index in range(schedules):
+        if time.monotonic() - started > budget_s:
+            break
+        schedule = generate(rng.randrange(2**32), n=settings.pop("n", 4))
+        problems = simulate(schedule, **settings)
+        result.schedules = index + 1
+        if problems:
+            found = Found(index, schedule, tuple(problems))
+            result.found.append(found)  # type: ignore[union-attr]
+            if on_found is not None:
+                on_found(found)
+            if stop_at and len(result.found) >= stop_at:  # type: ignore[arg-type]
+                break
+    result.seconds = time.monotonic() - started
+    return result
