@@ -66,6 +66,31 @@ class ByzzSchedule:
                 for c in self.cuts]
         return " ".join([f"byz={self.byzantine}", *self.specs, *cuts, f"net={self.net}"])
 
+    def shifted(self, views: int) -> ByzzSchedule:
+        """The schedule for a cluster now in view ``views``: rounds start there and replica
+        indices rotate with the primary (so "the primary of round 0" stays the primary)."""
+        if views == 0:
+            return self
+        from reference_system.consensus.byzantine import parse_spec
+
+        def rotate(i: int) -> int:
+            return (i + views) % self.n
+
+        specs = []
+        for spec in map(parse_spec, self.specs):
+            text = spec.mode
+            if spec.targets is not None:
+                text += ":" + ",".join(str(rotate(t)) for t in sorted(spec.targets))
+            if spec.rounds is not None:
+                axis, first, last = spec.rounds
+                text += "@" + ("s" + _span(first, last) if axis == "seq"
+                               else _span(first + views, last + views))
+            specs.append(text)
+        cuts = tuple(RoundPartition(c.first_round + views, c.last_round + views,
+                                    tuple(tuple(node_name(rotate(_index(m))) for m in b)
+                                          for b in c.blocks)) for c in self.cuts)
+        return ByzzSchedule(self.n, rotate(self.byzantine), tuple(specs), cuts, self.net)
+
     def with_cuts(self, cuts: tuple[RoundPartition, ...]) -> ByzzSchedule:
         """The same schedule with other partitions (for shrinking)."""
         return replace(self, cuts=cuts)

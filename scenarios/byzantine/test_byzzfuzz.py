@@ -1,0 +1,57 @@
+"""ByzzFuzz schedules on the real node processes: one Byzantine replica's small-scope
+mutations in chosen views to chosen receivers, combined with partitions that hold for chosen
+rounds (views, as the replicas report them on ``/status``). With at most f faulty, the honest
+replicas must stay in agreement with correct ledgers, and commit again after the last fault.
+
+The schedules are the ones ``prsm-validate byzzfuzz`` found violating properties of planted
+defects in the simulator; ``PRSM_BYZZFUZZ='byz=1 ... net=N'`` runs one given schedule instead
+(the replay line the search prints).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from prsm_validate import byzzfuzz_base_view, parse_byzzfuzz, progress, run_byzzfuzz_cuts
+
+pytestmark = [pytest.mark.byzantine, pytest.mark.requires("consensus", "byzantine")]
+RECOVERY_BOUND_S = 20.0
+
+SCHEDULES = {
+    "vc-quorum": "byz=0 mutate-state:1@1-2 double-vote@2 cut@0-1=0|1,2|3 net=354085881",
+    "prepare-digest": "byz=3 mutate-state@0-1 mutate-digest@0-1 cut@1-2=0|1,3|2 net=874467986",
+    "last-prepared": "byz=1 mutate-checkpoint:2,3@2 mutate-view:2@2 cut@0-1=2|0,1,3 "
+                     "cut@2=0|1,2,3 net=446892140",
+    "dedup": "byz=1 silence:0,2@0 cut@0-1=3|0,1,2 cut@2=3|0,1,2 net=418389002",
+    "checkpoint": "byz=0 mutate-checkpoint@0-1 net=1304958200",
+    "catch-up": "byz=1 equivocate:0@2 mutate-state@0 cut@1-2=3|0,1,2 net=771363580",
+    "commit-quorum": "byz=3 drop-cert@2 mutate-seq:0,2@1 cut@0-1=0|1,2,3 cut@2=3|1,2|0 "
+                     "net=191936991",
+}
+if os.environ.get("PRSM_BYZZFUZZ"):
+    SCHEDULES = {"replay": os.environ["PRSM_BYZZFUZZ"]}
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_byzzfuzz_schedule_keeps_honest_replicas_safe_and_live(
+        name, prsm_cluster, prsm_nemesis, prsm_transfers, prsm_history, record_property):
+    schedule = parse_byzzfuzz(SCHEDULES[name], n=len(prsm_cluster.names))
+    shifted = schedule.shifted(byzzfuzz_base_view(prsm_cluster))
+    faulty = prsm_cluster.names[shifted.byzantine]
+    honest = [n for n in prsm_cluster.names if n != faulty]
+    before = prsm_cluster.settled_ledgers()
+    with prsm_transfers(clients=4, timeout_s=5.0) as run:
+        progress(run, 5, 20, "commits before the schedule")
+        with prsm_nemesis.byzantine(faulty, *shifted.specs):
+            cuts = run_byzzfuzz_cuts(prsm_nemesis, prsm_cluster, shifted)
+            seconds = progress(run, 30, RECOVERY_BOUND_S, "30 commits after the last cut")
+            run.finish()
+            verdict = prsm_cluster.safety(prsm_history.events, before, honest)
+    record_property("byzzfuzz", {"schedule": schedule.text(), "as_run": shifted.text(),
+                                 "cuts": [c.to_json() for c in cuts]})
+    record_property("commits_30_s", round(seconds, 3))
+    record_property("safety", verdict.to_json())
+    assert verdict, (f"{verdict.to_json()}\nreplay: PRSM_BYZZFUZZ='{schedule.text()}' pytest "
+                     "scenarios/byzantine/test_byzzfuzz.py")
