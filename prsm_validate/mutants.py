@@ -130,7 +130,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("newview-drops-last-prepared", "NEW-VIEW does not re-propose the highest prepared "
            "sequence", "consensus/certs.py",
            "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s + 1)}",
-           "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s)}", (byzzfuzz("last-prepared"),)),
+           "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s)}",
+           (byzzfuzz("last-prepared"),)),
     Mutant("viewchange-quorum-2f", "the new primary sends NEW-VIEW on 2f VIEW-CHANGEs",
            "consensus/viewchange.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
            "        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f + 1])",
@@ -154,7 +155,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
            "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
            "            self._certified_checkpoint",
-           "if len(votes) >= self.f + 1:\n            self._certified_checkpoint", (byzzfuzz("checkpoint"),)),
+           "if len(votes) >= self.f + 1:\n            self._certified_checkpoint",
+           (byzzfuzz("checkpoint"),)),
 )
 
 

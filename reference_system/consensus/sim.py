@@ -9,8 +9,8 @@ After the chaotic phase the network becomes synchronous and reliable (PBFT's liv
 assumption): messages are delivered in rounds before any timer fires, until every client got
 its replies. A ``cut(round, src, dst)`` predicate (ByzzFuzz's round-scoped network faults)
 drops replica-to-replica messages during the chaotic phase only; a message's round is its view
-field, or its sender's current view. :meth:`Simulation.violations` checks agreement, validity, exactly-once
-execution, supply conservation and that clients accepted what replicas executed.
+field, or its sender's current view. :meth:`Simulation.violations` checks agreement, validity,
+exactly-once execution, supply conservation and that clients accepted what replicas executed.
 """
 
 from __future__ import annotations
