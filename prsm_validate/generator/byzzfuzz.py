@@ -87,7 +87,8 @@ class ByzzSchedule:
                                else _span(first + views, last + views))
             specs.append(text)
         cuts = tuple(RoundPartition(c.first_round + views, c.last_round + views,
-                                    tuple(tuple(node_name(rotate(_index(m))) for m in b)
+                                    tuple(tuple(node_name(i) for i in
+                                                sorted(rotate(_index(m)) for m in b))
                                           for b in c.blocks)) for c in self.cuts)
         return ByzzSchedule(self.n, rotate(self.byzantine), tuple(specs), cuts, self.net)
 
