@@ -46,7 +46,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "parse_byzzfuzz": ("prsm_validate.generator.byzzfuzz", "parse"),
     "generate_byzzfuzz": ("prsm_validate.generator.byzzfuzz", "generate"),
     "run_byzzfuzz_cuts": ("prsm_validate.nemesis.byzzfuzz", "run_cuts"),
-    "byzzfuzz_base_view": ("prsm_validate.nemesis.byzzfuzz", "base_view"),
+    "byzzfuzz_base_rounds": ("prsm_validate.nemesis.byzzfuzz", "base_rounds"),
     "cluster_machine": ("prsm_validate.nemesis.stateful", "cluster_machine"),
     # targets and the API
     "Deployment": ("prsm_validate.targets.base", "Deployment"),

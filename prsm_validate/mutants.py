@@ -121,17 +121,17 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("pbft-commit-quorum-f", "a slot commits with f+1 commits instead of 2f+1",
            "consensus/replica.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
            "        slot.committed = True", "if len(votes) < self.f + 1:\n            return\n"
-           "        slot.committed = True", (byzzfuzz("commit-quorum"),)),
+           "        slot.committed = True", (byzzfuzz("isolate-primary"),)),
     Mutant("pbft-prepare-any-digest", "prepares for any digest count towards prepared",
            "consensus/replica.py", "votes = slot.prepares.get(pp.digest, {})\n"
            "        if len(votes) < 2 * self.f:",
            "votes = {r: v for d in slot.prepares.values() for r, v in d.items()}\n"
-           "        if len(votes) < 2 * self.f:", (byzzfuzz("prepare-digest"),)),
+           "        if len(votes) < 2 * self.f:", (byzzfuzz("isolate-primary"),)),
     Mutant("newview-drops-last-prepared", "NEW-VIEW does not re-propose the highest prepared "
            "sequence", "consensus/certs.py",
            "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s + 1)}",
            "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s)}",
-           (byzzfuzz("last-prepared"),)),
+           (byzzfuzz("isolate-primary"),)),
     Mutant("viewchange-quorum-2f", "the new primary sends NEW-VIEW on 2f VIEW-CHANGEs",
            "consensus/viewchange.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
            "        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f + 1])",
@@ -141,7 +141,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("dedup-equal-timestamp", "a request ordered twice (across views) executes twice",
            "consensus/replica.py",
            "return cached is not None and request.timestamp <= cached[0]",
-           "return cached is not None and request.timestamp < cached[0]", (byzzfuzz("dedup"),)),
+           "return cached is not None and request.timestamp < cached[0]",
+           (byzzfuzz("isolate-primary"),)),
     Mutant("checkpoint-mixed-digests", "CHECKPOINT votes for different digests are pooled",
            "consensus/replica.py",
            "votes = self.checkpoint_votes.setdefault(cp.seq, {}).setdefault(cp.state_digest, {})",

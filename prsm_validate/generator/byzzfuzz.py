@@ -53,7 +53,7 @@ class ByzzSchedule:
         """The last round in which any fault is scoped (liveness is judged after it)."""
         from reference_system.consensus.byzantine import parse_spec
 
-        rounds = [c.last_round for c in self.cuts]
+        rounds = [c.last_round for c in self.cuts if c.axis == "view"]
         for spec in map(parse_spec, self.specs):
             if spec.rounds is not None and spec.rounds[0] == "view":
                 rounds.append(spec.rounds[2])
@@ -61,15 +61,16 @@ class ByzzSchedule:
 
     def text(self) -> str:
         """The compact text form (see the module docstring)."""
-        cuts = [f"cut@{_span(c.first_round, c.last_round)}="
+        cuts = [f"cut@{'s' if c.axis == 'seq' else ''}{_span(c.first_round, c.last_round)}="
                 + "|".join(",".join(str(_index(m)) for m in b) for b in c.blocks)
                 for c in self.cuts]
         return " ".join([f"byz={self.byzantine}", *self.specs, *cuts, f"net={self.net}"])
 
-    def shifted(self, views: int) -> ByzzSchedule:
-        """The schedule for a cluster now in view ``views``: rounds start there and replica
-        indices rotate with the primary (so "the primary of round 0" stays the primary)."""
-        if views == 0:
+    def shifted(self, views: int, seqs: int = 0) -> ByzzSchedule:
+        """The schedule for a cluster now in view ``views`` having executed ``seqs``: view
+        rounds start at ``views``, sequence rounds at ``seqs``, and replica indices rotate
+        with the primary (so "the primary of round 0" stays the primary)."""
+        if views == 0 and seqs == 0:
             return self
         from reference_system.consensus.byzantine import parse_spec
 
@@ -83,13 +84,14 @@ class ByzzSchedule:
                 text += ":" + ",".join(str(rotate(t)) for t in sorted(spec.targets))
             if spec.rounds is not None:
                 axis, first, last = spec.rounds
-                text += "@" + ("s" + _span(first, last) if axis == "seq"
+                text += "@" + ("s" + _span(first + seqs, last + seqs) if axis == "seq"
                                else _span(first + views, last + views))
             specs.append(text)
-        cuts = tuple(RoundPartition(c.first_round + views, c.last_round + views,
+        cuts = tuple(RoundPartition(c.first_round + (seqs if c.axis == "seq" else views),
+                                    c.last_round + (seqs if c.axis == "seq" else views),
                                     tuple(tuple(node_name(i) for i in
                                                 sorted(rotate(_index(m)) for m in b))
-                                          for b in c.blocks)) for c in self.cuts)
+                                          for b in c.blocks), c.axis) for c in self.cuts)
         return ByzzSchedule(self.n, rotate(self.byzantine), tuple(specs), cuts, self.net)
 
     def with_cuts(self, cuts: tuple[RoundPartition, ...]) -> ByzzSchedule:
@@ -118,10 +120,10 @@ def parse(text: str, n: int = 4) -> ByzzSchedule:
             elif key == "net":
                 net = int(value)
             elif key.startswith("cut@"):
-                _, first, last = parse_rounds(key[4:])
+                axis, first, last = parse_rounds(key[4:])
                 blocks = tuple(tuple(node_name(int(i)) for i in b.split(",")) for b in
                                value.split("|"))
-                cuts.append(RoundPartition(first, last, blocks))
+                cuts.append(RoundPartition(first, last, blocks, axis))
             else:
                 parse_spec(token)
                 specs.append(token)
@@ -162,8 +164,9 @@ def simulate(schedule: ByzzSchedule, **options: Any) -> list[str]:
     """
     from reference_system.consensus.sim import simulate as run
 
-    def cut(round_number: int, src: int, dst: int) -> bool:
-        return any(c.drops(round_number, node_name(src), node_name(dst)) for c in schedule.cuts)
+    def cut(view: int, seq: int, src: int, dst: int) -> bool:
+        return any(c.drops(seq if c.axis == "seq" else view, node_name(src), node_name(dst))
+                   for c in schedule.cuts)
 
     faults = {schedule.byzantine: "+".join(schedule.specs)} if schedule.specs else {}
     return run(schedule.net, n=schedule.n, faults=faults, cut=cut, **options).violations()

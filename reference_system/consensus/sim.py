@@ -7,10 +7,11 @@ of the run, then restarted from its durable records), ``wipe`` (restarted with n
 catch up by state transfer) or a byzantine spec (``equivocate``, ``double-vote:2`` ...).
 After the chaotic phase the network becomes synchronous and reliable (PBFT's liveness
 assumption): messages are delivered in rounds before any timer fires, until every client got
-its replies. A ``cut(round, src, dst)`` predicate (ByzzFuzz's round-scoped network faults)
-drops replica-to-replica messages during the chaotic phase only; a message's round is its view
-field, or its sender's current view. :meth:`Simulation.violations` checks agreement, validity,
-exactly-once execution, supply conservation and that clients accepted what replicas executed.
+its replies. A ``cut(view, seq, src, dst)`` predicate (ByzzFuzz's round-scoped network
+faults) drops replica-to-replica messages during the chaotic phase only; a message's rounds are
+its view and sequence fields, or its sender's current view and last executed sequence.
+:meth:`Simulation.violations` checks agreement, validity, exactly-once execution, supply
+conservation and that clients accepted what replicas executed.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class SimConfig:
     max_steps: int = 6000
     faults: dict[int, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
-    cut: Callable[[int, int, int], bool] | None = None  # (round, src, dst) -> drop it
+    cut: Callable[[int, int, int, int], bool] | None = None  # (view, seq, src, dst) -> drop
 
 
 class SimClient:
@@ -294,7 +295,9 @@ class Simulation:
         cut = self.config.cut
         if cut is None or not self.chaotic:
             return False
-        return cut(getattr(message, "view", self.replicas[src].view), src, dst)
+        sender = self.replicas[src]
+        return cut(getattr(message, "view", sender.view),
+                   getattr(message, "seq", sender.last_executed), src, dst)
 
     def _client_named(self, name: str) -> SimClient | None:
         return next((c for c in self.clients if c.name == name), None)

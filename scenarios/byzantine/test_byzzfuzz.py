@@ -14,21 +14,20 @@ import os
 
 import pytest
 
-from prsm_validate import byzzfuzz_base_view, parse_byzzfuzz, progress, run_byzzfuzz_cuts
+from prsm_validate import byzzfuzz_base_rounds, parse_byzzfuzz, progress, run_byzzfuzz_cuts
 
 pytestmark = [pytest.mark.byzantine, pytest.mark.requires("consensus", "byzantine")]
 RECOVERY_BOUND_S = 20.0
 
 SCHEDULES = {
+    # found by the simulator on the NEW-VIEW quorum defect; reproduces on processes
     "vc-quorum": "byz=0 mutate-state:1@1-2 double-vote@2 cut@0-1=0|1,2|3 net=354085881",
-    "prepare-digest": "byz=3 mutate-state@0-1 mutate-digest@0-1 cut@1-2=0|1,3|2 net=874467986",
-    "last-prepared": "byz=1 mutate-checkpoint:2,3@2 mutate-view:2@2 cut@0-1=2|0,1,3 "
-                     "cut@2=0|1,2,3 net=446892140",
-    "dedup": "byz=1 silence:0,2@0 cut@0-1=3|0,1,2 cut@2=3|0,1,2 net=418389002",
-    "checkpoint": "byz=0 mutate-checkpoint@0-1 net=1304958200",
-    "catch-up": "byz=1 equivocate:0@2 mutate-state@0 cut@1-2=3|0,1,2 net=771363580",
-    "commit-quorum": "byz=3 drop-cert@2 mutate-seq:0,2@1 cut@0-1=0|1,2,3 cut@2=3|1,2|0 "
-                     "net=191936991",
+    # a view change (the primary cut off) with the Byzantine backup's certificate dropped
+    "isolate-primary": "byz=3 drop-cert mutate-digest:1 cut@0=0|1,2,3 net=1",
+    # a view change after a checkpoint the Byzantine backup lied about
+    "checkpoint": "byz=3 mutate-checkpoint cut@s40-80=0|1,2,3 net=2",
+    # a replica left behind, then able to catch up only from the Byzantine primary
+    "catch-up": "byz=0 mutate-state cut@s0-30=3|0,1,2 cut@s31-40=0,3|1,2 net=3",
 }
 if os.environ.get("PRSM_BYZZFUZZ"):
     SCHEDULES = {"replay": os.environ["PRSM_BYZZFUZZ"]}
@@ -38,7 +37,7 @@ if os.environ.get("PRSM_BYZZFUZZ"):
 def test_byzzfuzz_schedule_keeps_honest_replicas_safe_and_live(
         name, prsm_cluster, prsm_nemesis, prsm_transfers, prsm_history, record_property):
     schedule = parse_byzzfuzz(SCHEDULES[name], n=len(prsm_cluster.names))
-    shifted = schedule.shifted(byzzfuzz_base_view(prsm_cluster))
+    shifted = schedule.shifted(*byzzfuzz_base_rounds(prsm_cluster))
     faulty = prsm_cluster.names[shifted.byzantine]
     honest = [n for n in prsm_cluster.names if n != faulty]
     before = prsm_cluster.settled_ledgers()
