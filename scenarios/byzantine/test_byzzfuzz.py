@@ -27,7 +27,7 @@ SCHEDULES = {
     # a view change after a checkpoint the Byzantine backup lied about
     "checkpoint": "byz=3 mutate-checkpoint cut@s40-80=0|1,2,3 net=2",
     # a replica left behind, then able to catch up only from the Byzantine primary
-    "catch-up": "byz=0 mutate-state cut@s0-30=3|0,1,2 cut@s31-40=0,3|1,2 net=3",
+    "catch-up": "byz=0 mutate-state cut@s0-60=3|0,1,2 cut@s61-999=0,3|1,2 net=3",
 }
 if os.environ.get("PRSM_BYZZFUZZ"):
     SCHEDULES = {"replay": os.environ["PRSM_BYZZFUZZ"]}
