@@ -142,7 +142,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "consensus/replica.py",
            "return cached is not None and request.timestamp <= cached[0]",
            "return cached is not None and request.timestamp < cached[0]",
-           (byzzfuzz("isolate-primary"),)),
+           (byzzfuzz("dedup"),)),
     Mutant("checkpoint-mixed-digests", "CHECKPOINT votes for different digests are pooled",
            "consensus/replica.py",
            "votes = self.checkpoint_votes.setdefault(cp.seq, {}).setdefault(cp.state_digest, {})",
@@ -153,6 +153,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "matching = [c for c in entry.commits\n"
            "                if (c.view, c.seq, c.digest) == (pp.view, pp.seq, pp.digest)]",
            "matching = list(entry.commits)", (byzzfuzz("catch-up"),)),
+    Mutant("catchup-unverified-snapshot", "state transfer installs a snapshot without checking "
+           "it against the certified digest", "consensus/recovery.py",
+           "if machine is None or machine.digest() != digest:", "if machine is None:",
+           (byzzfuzz("catch-up"),)),
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
            "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
            "            self._certified_checkpoint",

@@ -21,7 +21,8 @@ and rewrites what it sends, towards chosen receivers (all peers when none are na
   (ByzzFuzz's "a prepared certificate dropped"; re-signed);
 - ``mutate-checkpoint``: CHECKPOINTs to the targets name another state digest (re-signed);
 - ``mutate-state``: STATE replies (catch-up) to the targets carry the conflicting batch in
-  place of each committed entry's batch, the COMMIT certificate unchanged.
+  place of each committed entry's batch, the COMMIT certificate unchanged, and a snapshot with
+  one balance one unit higher, the CHECKPOINT proof unchanged.
 
 Specs parse from ``MODE[:peer,peer][@ROUNDS]`` (``--byzantine`` of ``prsm-ref node``).
 ``ROUNDS`` scopes the behaviour to protocol rounds, ByzzFuzz style: ``@2`` or ``@1-3`` are
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ from reference_system.consensus.messages import (
     State,
     ViewChange,
     batch_digest,
+    canonical,
 )
 from reference_system.consensus.replica import Replica
 
@@ -205,14 +208,21 @@ class ByzantineReplica:
         return self._resign(message, prepared=message.prepared[:-1])
 
     def _mutate_state(self, message: Any) -> Any:
-        if not isinstance(message, State) or not message.entries:
+        if not isinstance(message, State):
             return message
+        snapshot = message.snapshot
+        if snapshot is not None:
+            data = json.loads(snapshot)
+            if data.get("balances"):
+                account = sorted(data["balances"])[0]
+                data["balances"][account] += 1
+                snapshot = canonical(data)
         entries = []
         for entry in message.entries:
             batch = self._conflicting_batch(entry.pre_prepare.batch)
             pp = dataclasses.replace(entry.pre_prepare, batch=batch, digest=batch_digest(batch))
             entries.append(dataclasses.replace(entry, pre_prepare=pp))
-        return dataclasses.replace(message, entries=tuple(entries))
+        return dataclasses.replace(message, snapshot=snapshot, entries=tuple(entries))
 
     def _mutate_checkpoint(self, message: Any) -> Any:
         if not isinstance(message, Checkpoint):
