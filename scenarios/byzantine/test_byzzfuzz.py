@@ -27,9 +27,9 @@ SCHEDULES = {
     # a view change after a checkpoint the Byzantine backup lied about
     "checkpoint": "byz=3 mutate-checkpoint cut@s40-80=0|1,2,3 net=2",
     # the next primary left behind a checkpoint, caught up by state transfer, then in charge
-    "dedup": "byz=3 drop-cert cut@s0-100=1|0,2,3 cut@s101-999=0|1,2,3 net=4",
+    "dedup": "byz=3 drop-cert cut@0=1|0,2,3 cut@0=0|1,2,3 net=4",
     # a replica left behind, then able to catch up only from the Byzantine primary
-    "catch-up": "byz=0 mutate-state cut@s0-60=3|0,1,2 cut@s61-999=0,3|1,2 net=3",
+    "catch-up": "byz=0 mutate-state cut@0=3|0,1,2 cut@0-1=0,3|1,2 net=3",
 }
 if os.environ.get("PRSM_BYZZFUZZ"):
     SCHEDULES = {"replay": os.environ["PRSM_BYZZFUZZ"]}
