@@ -156,7 +156,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("catchup-unverified-snapshot", "state transfer installs a snapshot without checking "
            "it against the certified digest", "consensus/recovery.py",
            "if machine is None or machine.digest() != digest:", "if machine is None:",
-           (byzzfuzz("catch-up"),)),
+           (byzzfuzz("snapshot"),)),
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
            "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
            "            self._certified_checkpoint",

@@ -28,9 +28,11 @@ from typing import Any
 
 from prsm_validate.generator.schedule import RoundPartition, round_scoped_partitions
 
-# Small-scope mutations (ByzzFuzz) and the two Twins-like behaviours a single node can show.
+# Small-scope mutations (ByzzFuzz), lies in catch-up replies, and the Twins-like behaviours a
+# single node can show (equivocation, double votes, silence).
 SMALL_SCOPE = ("mutate-view", "mutate-seq", "mutate-digest", "drop-cert", "mutate-checkpoint")
-BEHAVIOURS = (*SMALL_SCOPE, "mutate-state", "equivocate", "double-vote", "silence")
+BEHAVIOURS = (*SMALL_SCOPE, "mutate-state", "mutate-snapshot", "equivocate", "double-vote",
+              "silence")
 
 
 def node_name(index: int) -> str:

@@ -21,8 +21,9 @@ and rewrites what it sends, towards chosen receivers (all peers when none are na
   (ByzzFuzz's "a prepared certificate dropped"; re-signed);
 - ``mutate-checkpoint``: CHECKPOINTs to the targets name another state digest (re-signed);
 - ``mutate-state``: STATE replies (catch-up) to the targets carry the conflicting batch in
-  place of each committed entry's batch, the COMMIT certificate unchanged, and a snapshot with
-  one balance one unit higher, the CHECKPOINT proof unchanged.
+  place of each committed entry's batch, the COMMIT certificate unchanged;
+- ``mutate-snapshot``: STATE replies to the targets carry a snapshot with one balance one
+  unit higher, the CHECKPOINT proof unchanged.
 
 Specs parse from ``MODE[:peer,peer][@ROUNDS]`` (``--byzantine`` of ``prsm-ref node``).
 ``ROUNDS`` scopes the behaviour to protocol rounds, ByzzFuzz style: ``@2`` or ``@1-3`` are
@@ -58,7 +59,7 @@ from reference_system.consensus.replica import Replica
 
 MODES = ("equivocate", "double-vote", "corrupt-sig", "mutate", "mutate-view", "mutate-seq",
          "mutate-digest", "silence", "replay", "forge", "drop-cert", "mutate-checkpoint",
-         "mutate-state")
+         "mutate-state", "mutate-snapshot")
 MUTATIONS = ("view+1", "view-1", "seq+1", "seq-1", "digest")
 
 
@@ -188,6 +189,8 @@ class ByzantineReplica:
             return [message, self.rng.choice(self.sent)] if self.sent else [message]
         if mode == "mutate-state":
             return [self._mutate_state(message)]
+        if mode == "mutate-snapshot":
+            return [self._mutate_snapshot(message)]
         if not isinstance(message, SIGNED):
             return [message]
         if mode == "corrupt-sig":
@@ -207,22 +210,24 @@ class ByzantineReplica:
             return message
         return self._resign(message, prepared=message.prepared[:-1])
 
-    def _mutate_state(self, message: Any) -> Any:
-        if not isinstance(message, State):
+    def _mutate_snapshot(self, message: Any) -> Any:
+        if not isinstance(message, State) or message.snapshot is None:
             return message
-        snapshot = message.snapshot
-        if snapshot is not None:
-            data = json.loads(snapshot)
-            if data.get("balances"):
-                account = sorted(data["balances"])[0]
-                data["balances"][account] += 1
-                snapshot = canonical(data)
+        data = json.loads(message.snapshot)
+        if not data.get("balances"):
+            return message
+        data["balances"][sorted(data["balances"])[0]] += 1
+        return dataclasses.replace(message, snapshot=canonical(data))
+
+    def _mutate_state(self, message: Any) -> Any:
+        if not isinstance(message, State) or not message.entries:
+            return message
         entries = []
         for entry in message.entries:
             batch = self._conflicting_batch(entry.pre_prepare.batch)
             pp = dataclasses.replace(entry.pre_prepare, batch=batch, digest=batch_digest(batch))
             entries.append(dataclasses.replace(entry, pre_prepare=pp))
-        return dataclasses.replace(message, snapshot=snapshot, entries=tuple(entries))
+        return dataclasses.replace(message, entries=tuple(entries))
 
     def _mutate_checkpoint(self, message: Any) -> Any:
         if not isinstance(message, Checkpoint):

@@ -30,6 +30,7 @@ SCHEDULES = {
     "dedup": "byz=3 drop-cert cut@0=1|0,2,3 cut@0=0|1,2,3 net=4",
     # a replica left behind, then able to catch up only from the Byzantine primary
     "catch-up": "byz=0 mutate-state cut@0=3|0,1,2 cut@0-1=0,3|1,2 net=3",
+    "snapshot": "byz=0 mutate-snapshot cut@0=3|0,1,2 cut@0-1=0,3|1,2 net=5",
 }
 if os.environ.get("PRSM_BYZZFUZZ"):
     SCHEDULES = {"replay": os.environ["PRSM_BYZZFUZZ"]}
