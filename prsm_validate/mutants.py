@@ -118,31 +118,12 @@ MUTANTS: tuple[Mutant, ...] = (
            ("scenarios/edge/test_failover.py",)),
     # Consensus defects that only a Byzantine replica plus a partition at the wrong round
     # expose (found by ``prsm-validate byzzfuzz --mutant ID``, caught black-box by BYZZFUZZ).
-    Mutant("pbft-commit-quorum-f", "a slot commits with f+1 commits instead of 2f+1",
-           "consensus/replica.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
-           "        slot.committed = True", "if len(votes) < self.f + 1:\n            return\n"
-           "        slot.committed = True", (byzzfuzz("isolate-primary"),)),
-    Mutant("pbft-prepare-any-digest", "prepares for any digest count towards prepared",
-           "consensus/replica.py", "votes = slot.prepares.get(pp.digest, {})\n"
-           "        if len(votes) < 2 * self.f:",
-           "votes = {r: v for d in slot.prepares.values() for r, v in d.items()}\n"
-           "        if len(votes) < 2 * self.f:", (byzzfuzz("isolate-primary"),)),
-    Mutant("newview-drops-last-prepared", "NEW-VIEW does not re-propose the highest prepared "
-           "sequence", "consensus/certs.py",
-           "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s + 1)}",
-           "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s)}",
-           (byzzfuzz("isolate-primary"),)),
     Mutant("viewchange-quorum-2f", "the new primary sends NEW-VIEW on 2f VIEW-CHANGEs",
            "consensus/viewchange.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
            "        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f + 1])",
            "if len(votes) < 2 * self.f:\n            return\n"
            "        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f])",
            (byzzfuzz("vc-quorum"),)),
-    Mutant("dedup-equal-timestamp", "a request ordered twice (across views) executes twice",
-           "consensus/replica.py",
-           "return cached is not None and request.timestamp <= cached[0]",
-           "return cached is not None and request.timestamp < cached[0]",
-           (byzzfuzz("dedup"),)),
     Mutant("checkpoint-mixed-digests", "CHECKPOINT votes for different digests are pooled",
            "consensus/replica.py",
            "votes = self.checkpoint_votes.setdefault(cp.seq, {}).setdefault(cp.state_digest, {})",
@@ -157,11 +138,45 @@ MUTANTS: tuple[Mutant, ...] = (
            "it against the certified digest", "consensus/recovery.py",
            "if machine is None or machine.digest() != digest:", "if machine is None:",
            (byzzfuzz("snapshot"),)),
+    Mutant("newview-next-seq-reuses", "after NEW-VIEW the primary numbers on from its own "
+           "execution, reusing re-proposed sequence numbers", "consensus/viewchange.py",
+           "self.next_seq = max([self.last_executed,\n"
+           "                             *(pp.seq for pp in nv.pre_prepares),",
+           "self.next_seq = max([self.last_executed,", (byzzfuzz("isolate-primary"),
+                                                       byzzfuzz("dedup"))),
+    Mutant("newview-checkpoint-unchecked", "a NEW-VIEW's checkpoint is made stable without the "
+           "state it certifies", "consensus/viewchange.py",
+           "if own is not None and own.digest == digest:", "if True:",
+           (byzzfuzz("dedup"), byzzfuzz("isolate-primary"))),
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
            "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
            "            self._certified_checkpoint",
            "if len(votes) >= self.f + 1:\n            self._certified_checkpoint",
            (byzzfuzz("checkpoint"),)),
+)
+
+# Consensus defects the simulator finds (``prsm-validate byzzfuzz --mutant ID``) that no
+# scenario catches on the real processes yet: not part of ``prsm-validate mutants``.
+SIMULATED: tuple[Mutant, ...] = (
+    Mutant("pbft-commit-quorum-f", "a slot commits with f+1 commits instead of 2f+1",
+           "consensus/replica.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
+           "        slot.committed = True", "if len(votes) < self.f + 1:\n            return\n"
+           "        slot.committed = True", ()),
+    Mutant("pbft-prepare-any-digest", "prepares for any digest count towards prepared",
+           "consensus/replica.py", "votes = slot.prepares.get(pp.digest, {})\n"
+           "        if len(votes) < 2 * self.f:",
+           "votes = {r: v for d in slot.prepares.values() for r, v in d.items()}\n"
+           "        if len(votes) < 2 * self.f:", ()),
+    Mutant("newview-drops-last-prepared", "NEW-VIEW does not re-propose the highest prepared "
+           "sequence", "consensus/certs.py",
+           "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s + 1)}",
+           "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s)}",
+           ()),
+    Mutant("dedup-equal-timestamp", "a request ordered twice (across views) executes twice",
+           "consensus/replica.py",
+           "return cached is not None and request.timestamp <= cached[0]",
+           "return cached is not None and request.timestamp < cached[0]",
+           ()),
 )
 
 

@@ -76,7 +76,7 @@ def _on_mutant(args: argparse.Namespace) -> int:
     """Re-run this command in a scratch copy of ``reference_system`` with the defect."""
     from prsm_validate import mutants
 
-    chosen = [m for m in mutants.MUTANTS if m.id == args.mutant]
+    chosen = [m for m in (*mutants.MUTANTS, *mutants.SIMULATED) if m.id == args.mutant]
     if not chosen:
         print(f"prsm-validate byzzfuzz: unknown mutant {args.mutant!r}", file=sys.stderr)
         return 2
