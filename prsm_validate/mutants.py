@@ -138,16 +138,6 @@ MUTANTS: tuple[Mutant, ...] = (
            "it against the certified digest", "consensus/recovery.py",
            "if machine is None or machine.digest() != digest:", "if machine is None:",
            (byzzfuzz("snapshot"),)),
-    Mutant("newview-next-seq-reuses", "after NEW-VIEW the primary numbers on from its own "
-           "execution, reusing re-proposed sequence numbers", "consensus/viewchange.py",
-           "self.next_seq = max([self.last_executed,\n"
-           "                             *(pp.seq for pp in nv.pre_prepares),",
-           "self.next_seq = max([self.last_executed,", (byzzfuzz("isolate-primary"),
-                                                       byzzfuzz("dedup"))),
-    Mutant("newview-checkpoint-unchecked", "a NEW-VIEW's checkpoint is made stable without the "
-           "state it certifies", "consensus/viewchange.py",
-           "if own is not None and own.digest == digest:", "if True:",
-           (byzzfuzz("dedup"), byzzfuzz("isolate-primary"))),
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
            "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
            "            self._certified_checkpoint",
