@@ -14,6 +14,8 @@ one Byzantine node's messages in chosen rounds to chosen receivers. Here a round
   ``prsm-ref node`` (:mod:`reference_system.consensus.byzantine`);
 - ``cut@R[-R]=blocks``: a :class:`~.schedule.RoundPartition` of replica indices, blocks
   separated by ``|``;
+- ``deaf@R[-R]=I<J,K``: a one-way cut (:class:`RoundDeafness`): replica I does not hear J, K
+  in those rounds (they still hear it);
 - ``net=SEED``: the simulator's message-order seed (real processes ignore it).
 
 The same schedule drives the sans-IO simulator (:func:`simulate`) and the real node processes
@@ -35,6 +37,26 @@ BEHAVIOURS = (*SMALL_SCOPE, "mutate-state", "mutate-snapshot", "equivocate", "do
               "silence")
 
 
+@dataclass(frozen=True)
+class RoundDeafness:
+    """A one-way round-scoped cut: ``deaf`` hears nothing from ``of`` in its rounds."""
+
+    first_round: int
+    last_round: int
+    deaf: str
+    of: tuple[str, ...]
+    axis: str = "view"
+
+    def drops(self, round_number: int, src: str, dst: str) -> bool:
+        """Whether a message of ``round_number`` from ``src`` to ``dst`` is dropped."""
+        return (self.first_round <= round_number <= self.last_round and dst == self.deaf
+                and src in self.of)
+
+    def grudge(self, nodes: Any) -> dict[str, frozenset[str]]:
+        """As a grudge, to apply on link proxies while its rounds last."""
+        return {n: frozenset(self.of) if n == self.deaf else frozenset() for n in nodes}
+
+
 def node_name(index: int) -> str:
     """The component name of replica ``index``."""
     return f"node-{index}"
@@ -47,7 +69,7 @@ class ByzzSchedule:
     n: int
     byzantine: int
     specs: tuple[str, ...]
-    cuts: tuple[RoundPartition, ...] = ()
+    cuts: tuple[RoundPartition | RoundDeafness, ...] = ()
     net: int = 0
 
     @property
@@ -63,9 +85,7 @@ class ByzzSchedule:
 
     def text(self) -> str:
         """The compact text form (see the module docstring)."""
-        cuts = [f"cut@{'s' if c.axis == 'seq' else ''}{_span(c.first_round, c.last_round)}="
-                + "|".join(",".join(str(_index(m)) for m in b) for b in c.blocks)
-                for c in self.cuts]
+        cuts = [_cut_text(c) for c in self.cuts]
         return " ".join([f"byz={self.byzantine}", *self.specs, *cuts, f"net={self.net}"])
 
     def shifted(self, views: int, seqs: int = 0) -> ByzzSchedule:
@@ -89,16 +109,31 @@ class ByzzSchedule:
                 text += "@" + ("s" + _span(first + seqs, last + seqs) if axis == "seq"
                                else _span(first + views, last + views))
             specs.append(text)
-        cuts = tuple(RoundPartition(c.first_round + (seqs if c.axis == "seq" else views),
-                                    c.last_round + (seqs if c.axis == "seq" else views),
-                                    tuple(tuple(node_name(i) for i in
-                                                sorted(rotate(_index(m)) for m in b))
-                                          for b in c.blocks), c.axis) for c in self.cuts)
-        return ByzzSchedule(self.n, rotate(self.byzantine), tuple(specs), cuts, self.net)
+        def names(members: Any) -> tuple[str, ...]:
+            return tuple(node_name(i) for i in sorted(rotate(_index(m)) for m in members))
 
-    def with_cuts(self, cuts: tuple[RoundPartition, ...]) -> ByzzSchedule:
+        cuts: list[RoundPartition | RoundDeafness] = []
+        for c in self.cuts:
+            offset = seqs if c.axis == "seq" else views
+            if isinstance(c, RoundDeafness):
+                cuts.append(RoundDeafness(c.first_round + offset, c.last_round + offset,
+                                          node_name(rotate(_index(c.deaf))), names(c.of), c.axis))
+            else:
+                cuts.append(RoundPartition(c.first_round + offset, c.last_round + offset,
+                                           tuple(names(b) for b in c.blocks), c.axis))
+        return ByzzSchedule(self.n, rotate(self.byzantine), tuple(specs), tuple(cuts), self.net)
+
+    def with_cuts(self, cuts: tuple[RoundPartition | RoundDeafness, ...]) -> ByzzSchedule:
         """The same schedule with other partitions (for shrinking)."""
         return replace(self, cuts=cuts)
+
+
+def _cut_text(cut: RoundPartition | RoundDeafness) -> str:
+    scope = ("s" if cut.axis == "seq" else "") + _span(cut.first_round, cut.last_round)
+    if isinstance(cut, RoundDeafness):
+        return (f"deaf@{scope}={_index(cut.deaf)}<"
+                + ",".join(str(_index(m)) for m in cut.of))
+    return f"cut@{scope}=" + "|".join(",".join(str(_index(m)) for m in b) for b in cut.blocks)
 
 
 def _span(first: int, last: int) -> str:
@@ -121,6 +156,11 @@ def parse(text: str, n: int = 4) -> ByzzSchedule:
                 byzantine = int(value)
             elif key == "net":
                 net = int(value)
+            elif key.startswith("deaf@"):
+                axis, first, last = parse_rounds(key[5:])
+                deaf, _, of = value.partition("<")
+                cuts.append(RoundDeafness(first, last, node_name(int(deaf)),
+                                          tuple(node_name(int(i)) for i in of.split(",")), axis))
             elif key.startswith("cut@"):
                 axis, first, last = parse_rounds(key[4:])
                 blocks = tuple(tuple(node_name(int(i)) for i in b.split(",")) for b in

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from prsm_validate.generator.byzzfuzz import ByzzSchedule, node_name
+from prsm_validate.generator.byzzfuzz import ByzzSchedule, RoundDeafness, node_name
 from prsm_validate.generator.schedule import RoundPartition
 
 
@@ -48,7 +48,7 @@ class _Observed:
         return view, max((s["last_executed"] for s in statuses), default=0)
 
 
-def _round(cut: RoundPartition, rounds: tuple[int, int]) -> int:
+def _round(cut: RoundPartition | RoundDeafness, rounds: tuple[int, int]) -> int:
     return rounds[1] if cut.axis == "seq" else rounds[0]
 
 
@@ -82,8 +82,8 @@ def run_cuts(nemesis: Any, cluster: Any, schedule: ByzzSchedule, max_s: float = 
     return records
 
 
-def _hold(nemesis: Any, cut: RoundPartition, observed: _Observed, index: int, now: int,
-          hold_s: float, poll_s: float) -> CutRecord:
+def _hold(nemesis: Any, cut: RoundPartition | RoundDeafness, observed: _Observed, index: int,
+          now: int, hold_s: float, poll_s: float) -> CutRecord:
     record = CutRecord(index, now)
     started = time.monotonic()
     grudge = cut.grudge(nemesis.nodes)

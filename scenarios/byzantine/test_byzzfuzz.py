@@ -28,9 +28,10 @@ SCHEDULES = {
     "checkpoint": "byz=3 mutate-checkpoint cut@s40-80=0|1,2,3 net=2",
     # the next primary left behind a checkpoint, caught up by state transfer, then in charge
     "dedup": "byz=3 drop-cert cut@0=1|0,2,3 cut@0=0|1,2,3 net=4",
-    # a replica left behind, then able to catch up only from the Byzantine primary
-    "catch-up": "byz=0 mutate-state cut@0=3|0,1,2 cut@0-1=0,3|1,2 net=3",
-    "snapshot": "byz=0 mutate-snapshot cut@0=3|0,1,2 cut@0-1=0,3|1,2 net=5",
+    # a replica that hears only the Byzantine primary: left behind, it can catch up only
+    # from the primary's (lying) STATE replies
+    "catch-up": "byz=0 mutate-state deaf@0=3<1,2 net=3",
+    "snapshot": "byz=0 mutate-snapshot deaf@0=3<1,2 net=5",
 }
 if os.environ.get("PRSM_BYZZFUZZ"):
     SCHEDULES = {"replay": os.environ["PRSM_BYZZFUZZ"]}

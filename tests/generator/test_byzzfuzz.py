@@ -79,3 +79,13 @@ def test_bad_replay_is_one_line_and_exit_2():
                           "byz=9 net=1"], cwd=ROOT, capture_output=True, text=True,
                          timeout=60, check=False)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_one_way_cuts_read_back_shift_and_drop_one_direction():
+    schedule = parse("byz=0 mutate-state deaf@0=3<1,2 net=3")
+    assert parse(schedule.text()) == schedule
+    deaf = schedule.cuts[0]
+    assert deaf.drops(0, "node-1", "node-3") and not deaf.drops(0, "node-3", "node-1")
+    assert not deaf.drops(1, "node-1", "node-3") and not deaf.drops(0, "node-0", "node-3")
+    assert schedule.shifted(1).text() == "byz=1 mutate-state deaf@1=0<2,3 net=3"
+    assert simulate(schedule, **SIM_DEFAULTS) == []
