@@ -88,16 +88,17 @@ class ByzzSchedule:
         cuts = [_cut_text(c) for c in self.cuts]
         return " ".join([f"byz={self.byzantine}", *self.specs, *cuts, f"net={self.net}"])
 
-    def shifted(self, views: int, seqs: int = 0) -> ByzzSchedule:
+    def shifted(self, views: int, seqs: int = 0, rotation: int | None = None) -> ByzzSchedule:
         """The schedule for a cluster now in view ``views`` having executed ``seqs``: view
         rounds start at ``views``, sequence rounds at ``seqs``, and replica indices rotate
-        with the primary (so "the primary of round 0" stays the primary)."""
-        if views == 0 and seqs == 0:
+        by ``rotation`` (default ``views``: "the primary of round 0" stays the primary)."""
+        rotation = views if rotation is None else rotation
+        if views == 0 and seqs == 0 and rotation == 0:
             return self
         from reference_system.consensus.byzantine import parse_spec
 
         def rotate(i: int) -> int:
-            return (i + views) % self.n
+            return (i + rotation) % self.n
 
         specs = []
         for spec in map(parse_spec, self.specs):
