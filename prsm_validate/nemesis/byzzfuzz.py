@@ -3,7 +3,8 @@
 The Byzantine replica is restarted once with the schedule's behaviours (``--byzantine``
 specs, each scoped to its rounds inside that node). The round-scoped partitions are applied on
 the cluster's links while the cluster is in their rounds: the round is the highest view the
-other replicas report on ``/status`` (the view they are in or voting for), or for a cut
+other replicas report on ``/status`` (the view they are in or voting for) that at least f+1
+of them reached, or for a cut
 scoped by sequence (``cut@sA-B``) the highest sequence number they executed, read every
 ``poll_s``, never a clock. A cut is healed when the round moves past it, or at the latest after
 ``hold_s`` (so a partition that leaves a quorum working, and hence no view change, still ends).
@@ -42,9 +43,13 @@ class _Observed:
     names: list[str]
 
     def rounds(self) -> tuple[int, int]:
-        """The highest view and the highest last executed sequence the replicas report."""
+        """The view at least f+1 of the replicas have reached (one stray voter, say a
+        replica a cut left alone, does not move the round) and the highest last executed
+        sequence they report."""
         statuses = [s for s in self.cluster.statuses(self.names).values() if s]
-        view = max((s["view"] for s in statuses), default=-1)
+        views = sorted((s["view"] for s in statuses), reverse=True)
+        f = (len(self.names)) // 3  # the other replicas: n - 1 of them, f = (n - 1) // 3
+        view = views[min(f, len(views) - 1)] if views else -1
         return view, max((s["last_executed"] for s in statuses), default=0)
 
 
