@@ -25,7 +25,7 @@ SCHEDULES = {
     # a view change (the primary cut off) with the Byzantine backup's certificate dropped
     "isolate-primary": "byz=3 drop-cert mutate-digest:1 cut@0=0|1,2,3 net=1",
     # a view change after a checkpoint the Byzantine backup lied about
-    "checkpoint": "byz=3 mutate-checkpoint cut@s40-80=0|1,2,3 net=2",
+    "checkpoint": "byz=3 mutate-checkpoint cut@s70-400=0|1,2,3 net=2",
     # the next primary left behind a checkpoint, caught up by state transfer, then in charge
     "dedup": "byz=3 drop-cert cut@0=1|0,2,3 cut@0=0|1,2,3 net=4",
     # a replica that hears only the Byzantine primary: left behind, it can catch up only
