@@ -42,6 +42,11 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "ScheduleConfig": ("prsm_validate.generator.schedule", "ScheduleConfig"),
     "generate_schedule": ("prsm_validate.generator.schedule", "generate"),
     "run_schedule": ("prsm_validate.nemesis.scheduler", "run_schedule"),
+    "ByzzSchedule": ("prsm_validate.generator.byzzfuzz", "ByzzSchedule"),
+    "parse_byzzfuzz": ("prsm_validate.generator.byzzfuzz", "parse"),
+    "generate_byzzfuzz": ("prsm_validate.generator.byzzfuzz", "generate"),
+    "run_byzzfuzz_cuts": ("prsm_validate.nemesis.byzzfuzz", "run_cuts"),
+    "byzzfuzz_base_rounds": ("prsm_validate.nemesis.byzzfuzz", "base_rounds"),
     "cluster_machine": ("prsm_validate.nemesis.stateful", "cluster_machine"),
     # targets and the API
     "Deployment": ("prsm_validate.targets.base", "Deployment"),

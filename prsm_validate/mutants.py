@@ -27,6 +27,14 @@ CONSENSUS = "scenarios/consensus/test_consensus.py"
 BYZANTINE = "scenarios/byzantine/test_byzantine.py"
 PARTITION = "scenarios/partition/test_partitions.py"
 SECURITY = "scenarios/security"
+BYZZFUZZ = "scenarios/byzantine/test_byzzfuzz.py"
+
+
+def byzzfuzz(schedule: str) -> str:
+    """The node id of one named schedule of the ByzzFuzz scenario."""
+    return (f"{BYZZFUZZ}::test_byzzfuzz_schedule_keeps_honest_replicas_safe_and_live"
+            f"[{schedule}]")
+
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,57 @@ MUTANTS: tuple[Mutant, ...] = (
            "async def telemetry_readings(device: CleanPath, user: User, request: Request,",
            "async def telemetry_readings(device: CleanPath, request: Request,",
            (f"{SECURITY}/test_authentication_sweep.py",)),
+    # Consensus defects that only a Byzantine replica plus a partition at the wrong round
+    # expose (found by ``prsm-validate byzzfuzz --mutant ID``, caught black-box by BYZZFUZZ).
+    Mutant("viewchange-quorum-2f", "the new primary sends NEW-VIEW on 2f VIEW-CHANGEs",
+           "consensus/viewchange.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
+           "        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f + 1])",
+           "if len(votes) < 2 * self.f:\n            return\n"
+           "        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f])",
+           (byzzfuzz("vc-quorum"),)),
+    Mutant("checkpoint-mixed-digests", "CHECKPOINT votes for different digests are pooled",
+           "consensus/replica.py",
+           "votes = self.checkpoint_votes.setdefault(cp.seq, {}).setdefault(cp.state_digest, {})",
+           "votes = self.checkpoint_votes.setdefault(cp.seq, {}).setdefault(\"\", {})",
+           (byzzfuzz("checkpoint"),)),
+    Mutant("catchup-unmatched-commits", "catch-up accepts an entry whose COMMITs name another "
+           "batch", "consensus/certs.py",
+           "matching = [c for c in entry.commits\n"
+           "                if (c.view, c.seq, c.digest) == (pp.view, pp.seq, pp.digest)]",
+           "matching = list(entry.commits)", (byzzfuzz("catch-up"),)),
+    Mutant("catchup-unverified-snapshot", "state transfer installs a snapshot without checking "
+           "it against the certified digest", "consensus/recovery.py",
+           "if machine is None or machine.digest() != digest:", "if machine is None:",
+           (byzzfuzz("snapshot"),)),
+    Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
+           "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
+           "            self._certified_checkpoint",
+           "if len(votes) >= self.f + 1:\n            self._certified_checkpoint",
+           (byzzfuzz("checkpoint"),)),
+)
+
+# Consensus defects the simulator finds (``prsm-validate byzzfuzz --mutant ID``) that no
+# scenario catches on the real processes yet: not part of ``prsm-validate mutants``.
+SIMULATED: tuple[Mutant, ...] = (
+    Mutant("pbft-commit-quorum-f", "a slot commits with f+1 commits instead of 2f+1",
+           "consensus/replica.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
+           "        slot.committed = True", "if len(votes) < self.f + 1:\n            return\n"
+           "        slot.committed = True", ()),
+    Mutant("pbft-prepare-any-digest", "prepares for any digest count towards prepared",
+           "consensus/replica.py", "votes = slot.prepares.get(pp.digest, {})\n"
+           "        if len(votes) < 2 * self.f:",
+           "votes = {r: v for d in slot.prepares.values() for r, v in d.items()}\n"
+           "        if len(votes) < 2 * self.f:", ()),
+    Mutant("newview-drops-last-prepared", "NEW-VIEW does not re-propose the highest prepared "
+           "sequence", "consensus/certs.py",
+           "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s + 1)}",
+           "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s)}",
+           ()),
+    Mutant("dedup-equal-timestamp", "a request ordered twice (across views) executes twice",
+           "consensus/replica.py",
+           "return cached is not None and request.timestamp <= cached[0]",
+           "return cached is not None and request.timestamp < cached[0]",
+           ()),
 )
 
 

@@ -69,11 +69,13 @@ class Fault:
 @dataclass(frozen=True)
 class RoundPartition:
     """Blocks of nodes that cannot exchange messages during rounds ``first_round`` to
-    ``last_round`` (inclusive)."""
+    ``last_round`` (inclusive); rounds are views, or sequence numbers when ``axis`` is
+    ``"seq"``."""
 
     first_round: int
     last_round: int
     blocks: tuple[tuple[str, ...], ...]
+    axis: str = "view"
 
     def drops(self, round_number: int, src: str, dst: str) -> bool:
         """Whether a message of ``round_number`` from ``src`` to ``dst`` is dropped."""
@@ -87,14 +89,15 @@ class RoundPartition:
 
     def to_json(self) -> dict[str, Any]:
         """Plain-data form."""
-        return {"first_round": self.first_round, "last_round": self.last_round,
+        data = {"first_round": self.first_round, "last_round": self.last_round,
                 "blocks": [list(block) for block in self.blocks]}
+        return data if self.axis == "view" else {**data, "axis": self.axis}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RoundPartition:
         """Read :meth:`to_json` back."""
         return cls(data["first_round"], data["last_round"],
-                   tuple(tuple(block) for block in data["blocks"]))
+                   tuple(tuple(block) for block in data["blocks"]), data.get("axis", "view"))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Stages of a night: the extension point of ``prsm-validate nightly``.
 
-A night runs its stages in order; the built-in one is ``chaos`` (randomised schedules of every
+A night runs its stages in order; the built-in ones are ``byzzfuzz`` (simulated ByzzFuzz
+schedules, :mod:`prsm_validate.nightly.byzzfuzz`) and ``chaos`` (randomised schedules of every
 family with the load soak, :mod:`prsm_validate.nightly.chaos`). More stages come from the entry
 point group ``prsm_validate.nightly_stages`` (each names a callable returning a
 :class:`Stage`), e.g. a rotating sample of planted defects. A stage gets ``share`` of the chaos
@@ -53,10 +54,12 @@ class Stage(Protocol):
 
 
 def registered() -> list[Stage]:
-    """The built-in chaos stage, then the stages other packages register."""
+    """The built-in ByzzFuzz simulator stage, the stages other packages register, then the
+    built-in chaos stage."""
+    from prsm_validate.nightly.byzzfuzz import ByzzFuzzStage
     from prsm_validate.nightly.chaos import ChaosStage
 
-    stages: list[Stage] = []
+    stages: list[Stage] = [ByzzFuzzStage()]
     for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
         stages.append(point.load()())
     return [*stages, ChaosStage()]  # chaos last: it takes whatever time the others left

@@ -16,9 +16,19 @@ and rewrites what it sends, towards chosen receivers (all peers when none are na
 - ``replay``: also send the targets a message this replica sent earlier;
 - ``forge``: with every PRE-PREPARE, PREPARE or COMMIT to the targets, also send PREPAREs and
   COMMITs for that batch (the conflicting one, for a vote) in the names of the other replicas,
-  signed with its own key: only signature checks stop it from faking a quorum.
+  signed with its own key: only signature checks stop it from faking a quorum;
+- ``drop-cert``: VIEW-CHANGEs to the targets omit their highest prepared certificate
+  (ByzzFuzz's "a prepared certificate dropped"; re-signed);
+- ``mutate-checkpoint``: CHECKPOINTs to the targets name another state digest (re-signed);
+- ``mutate-state``: STATE replies (catch-up) to the targets carry the conflicting batch in
+  place of each committed entry's batch, the COMMIT certificate unchanged;
+- ``mutate-snapshot``: STATE replies to the targets carry a snapshot with one balance one
+  unit higher, the CHECKPOINT proof unchanged.
 
-Specs parse from ``MODE[:peer,peer]`` (``--byzantine`` of ``prsm-ref node``). Twins need no
+Specs parse from ``MODE[:peer,peer][@ROUNDS]`` (``--byzantine`` of ``prsm-ref node``).
+``ROUNDS`` scopes the behaviour to protocol rounds, ByzzFuzz style: ``@2`` or ``@1-3`` are
+views, ``@s4-6`` sequence numbers; a message is in a round by its own view (sequence) field,
+or by the replica's current view (last executed sequence) when it has none. Twins need no
 code here: two processes started with the same id and key file, different listen addresses.
 """
 
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -33,33 +44,71 @@ from typing import Any
 
 from reference_system.consensus.crypto import sign_message
 from reference_system.consensus.events import Broadcast, Event, Output, Send
-from reference_system.consensus.messages import SIGNED, Commit, Prepare, PrePrepare, batch_digest
+from reference_system.consensus.messages import (
+    SIGNED,
+    Checkpoint,
+    Commit,
+    Prepare,
+    PrePrepare,
+    State,
+    ViewChange,
+    batch_digest,
+    canonical,
+)
 from reference_system.consensus.replica import Replica
 
 MODES = ("equivocate", "double-vote", "corrupt-sig", "mutate", "mutate-view", "mutate-seq",
-         "mutate-digest", "silence", "replay", "forge")
+         "mutate-digest", "silence", "replay", "forge", "drop-cert", "mutate-checkpoint",
+         "mutate-state", "mutate-snapshot")
 MUTATIONS = ("view+1", "view-1", "seq+1", "seq-1", "digest")
 
 
 @dataclass(frozen=True)
 class ByzantineSpec:
-    """One behaviour and the receivers it targets (None = every peer)."""
+    """One behaviour, the receivers it targets (None = every peer) and the rounds it is
+    active in (None = always): ``(axis, first, last)``, axis ``"view"`` or ``"seq"``."""
 
     mode: str
     targets: frozenset[int] | None = None
+    rounds: tuple[str, int, int] | None = None
 
     def applies_to(self, receiver: int) -> bool:
         """Whether messages to ``receiver`` are affected."""
         return self.targets is None or receiver in self.targets
 
+    def in_rounds(self, message: Any, view: int, seq: int) -> bool:
+        """Whether ``message`` (sent at the replica's ``view`` / ``seq``) is in scope."""
+        if self.rounds is None:
+            return True
+        axis, first, last = self.rounds
+        value = getattr(message, axis, view if axis == "view" else seq)
+        return isinstance(value, int) and first <= value <= last
+
+
+def parse_rounds(text: str) -> tuple[str, int, int]:
+    """``2``, ``1-3`` (views) or ``s4-6`` (sequence numbers) as ``(axis, first, last)``."""
+    axis = "seq" if text.startswith("s") else "view"
+    first, _, last = text.removeprefix("s").removeprefix("v").partition("-")
+    try:
+        low, high = int(first), int(last or first)
+    except ValueError:
+        raise ValueError(f"bad rounds {text!r}: expected N, N-M, vN-M or sN-M") from None
+    if low < 0 or high < low:
+        raise ValueError(f"bad rounds {text!r}: need 0 <= first <= last")
+    return axis, low, high
+
 
 def parse_spec(text: str) -> ByzantineSpec:
-    """Parse ``MODE[:peer,peer]``; raises ValueError naming the allowed modes."""
+    """Parse ``MODE[:peer,peer][@ROUNDS]``; raises ValueError naming the allowed modes."""
+    text, _, rounds = text.partition("@")
     mode, _, peers = text.partition(":")
     if mode not in MODES:
         raise ValueError(f"unknown byzantine mode {mode!r}; choose from {', '.join(MODES)}")
-    targets = frozenset(int(p) for p in peers.split(",") if p.strip()) if peers else None
-    return ByzantineSpec(mode, targets)
+    try:
+        targets = frozenset(int(p) for p in peers.split(",") if p.strip()) if peers else None
+    except ValueError:
+        raise ValueError(f"bad byzantine targets {peers!r}: expected replica ids") from None
+    return ByzantineSpec(mode, targets, parse_rounds(rounds) if rounds else None)
 
 
 def _other_digest(digest: str) -> str:
@@ -108,11 +157,13 @@ class ByzantineReplica:
 
     def _misbehave(self, send: Send) -> list[Output]:
         messages = [send.message]
-        for spec in self.specs:
-            if spec.applies_to(send.to):
-                messages = [m for old in messages for m in self._apply(spec.mode, old)]
-        for spec in self.specs:
-            if spec.mode == "forge" and spec.applies_to(send.to):
+        view, seq = self.honest.view, self.honest.last_executed
+        active = [s for s in self.specs
+                  if s.applies_to(send.to) and s.in_rounds(send.message, view, seq)]
+        for spec in active:
+            messages = [m for old in messages for m in self._apply(spec.mode, old)]
+        for spec in active:
+            if spec.mode == "forge":
                 messages += [f for m in messages for f in self._forge(m, send.to)]
         return [Send(send.to, m) for m in messages]
 
@@ -136,6 +187,10 @@ class ByzantineReplica:
             return [message]  # the forged votes are added after every rewrite
         if mode == "replay":
             return [message, self.rng.choice(self.sent)] if self.sent else [message]
+        if mode == "mutate-state":
+            return [self._mutate_state(message)]
+        if mode == "mutate-snapshot":
+            return [self._mutate_snapshot(message)]
         if not isinstance(message, SIGNED):
             return [message]
         if mode == "corrupt-sig":
@@ -144,7 +199,40 @@ class ByzantineReplica:
             return [self._equivocate(message)]
         if mode == "double-vote":
             return [self._double_vote(message)]
+        if mode == "drop-cert":
+            return [self._drop_cert(message)]
+        if mode == "mutate-checkpoint":
+            return [self._mutate_checkpoint(message)]
         return [self._mutate(mode, message)]
+
+    def _drop_cert(self, message: Any) -> Any:
+        if not isinstance(message, ViewChange) or not message.prepared:
+            return message
+        return self._resign(message, prepared=message.prepared[:-1])
+
+    def _mutate_snapshot(self, message: Any) -> Any:
+        if not isinstance(message, State) or message.snapshot is None:
+            return message
+        data = json.loads(message.snapshot)
+        if not data.get("balances"):
+            return message
+        data["balances"][sorted(data["balances"])[0]] += 1
+        return dataclasses.replace(message, snapshot=canonical(data))
+
+    def _mutate_state(self, message: Any) -> Any:
+        if not isinstance(message, State) or not message.entries:
+            return message
+        entries = []
+        for entry in message.entries:
+            batch = self._conflicting_batch(entry.pre_prepare.batch)
+            pp = dataclasses.replace(entry.pre_prepare, batch=batch, digest=batch_digest(batch))
+            entries.append(dataclasses.replace(entry, pre_prepare=pp))
+        return dataclasses.replace(message, entries=tuple(entries))
+
+    def _mutate_checkpoint(self, message: Any) -> Any:
+        if not isinstance(message, Checkpoint):
+            return message
+        return self._resign(message, state_digest=_other_digest(message.state_digest))
 
     def _resign(self, message: Any, **changes: Any) -> Any:
         return sign_message(dataclasses.replace(message, **changes), self.honest.keyring)

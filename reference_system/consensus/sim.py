@@ -7,8 +7,11 @@ of the run, then restarted from its durable records), ``wipe`` (restarted with n
 catch up by state transfer) or a byzantine spec (``equivocate``, ``double-vote:2`` ...).
 After the chaotic phase the network becomes synchronous and reliable (PBFT's liveness
 assumption): messages are delivered in rounds before any timer fires, until every client got
-its replies. :meth:`Simulation.violations` checks agreement, validity, exactly-once
-execution, supply conservation and that clients accepted what replicas executed.
+its replies. A ``cut(view, seq, src, dst)`` predicate (ByzzFuzz's round-scoped network
+faults) drops replica-to-replica messages during the chaotic phase only; a message's rounds are
+its view and sequence fields, or its sender's current view and last executed sequence.
+:meth:`Simulation.violations` checks agreement, validity, exactly-once execution, supply
+conservation and that clients accepted what replicas executed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +63,7 @@ class SimConfig:
     max_steps: int = 6000
     faults: dict[int, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    cut: Callable[[int, int, int, int], bool] | None = None  # (view, seq, src, dst) -> drop
 
 
 class SimClient:
@@ -120,6 +125,7 @@ class Simulation:
         self.timers: list[tuple[float, int, Any, str]] = []
         self.timer_ids: dict[tuple[Any, str], int] = {}
         self.counter = itertools.count()
+        self.chaotic = True
         self.now = 0.0
         self.clients = [SimClient(f"c{k}", self._workload(k), ClientMacs(self.mac_secrets),
                                   self.params.f) for k in range(config.clients)]
@@ -174,6 +180,7 @@ class Simulation:
         for step in range(self.config.chaos_steps):
             self._fault_events(step, crash_at, restart_at)
             self._chaotic_step()
+        self.chaotic = False
         for i in list(self.down):
             if self.config.faults.get(i) != "crash":
                 self._restart(i)
@@ -268,9 +275,11 @@ class Simulation:
     def _apply(self, i: int, outputs: list[Any]) -> None:
         for out in outputs:
             if isinstance(out, Send):
-                self.pending.append((out.to, out.message))
+                if not self._cut(i, out.to, out.message):
+                    self.pending.append((out.to, out.message))
             elif isinstance(out, Broadcast):
-                self.pending.extend((r, out.message) for r in range(self.config.n) if r != i)
+                self.pending.extend((r, out.message) for r in range(self.config.n)
+                                    if r != i and not self._cut(i, r, out.message))
             elif isinstance(out, SendReply):
                 client = self._client_named(out.reply.client)
                 if client is not None:
@@ -281,6 +290,14 @@ class Simulation:
                 self.timer_ids.pop((i, out.name), None)
             else:
                 self._record(i, out)
+
+    def _cut(self, src: int, dst: int, message: Any) -> bool:
+        cut = self.config.cut
+        if cut is None or not self.chaotic:
+            return False
+        sender = self.replicas[src]
+        return cut(getattr(message, "view", sender.view),
+                   getattr(message, "seq", sender.last_executed), src, dst)
 
     def _client_named(self, name: str) -> SimClient | None:
         return next((c for c in self.clients if c.name == name), None)
