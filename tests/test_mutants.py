@@ -17,7 +17,7 @@ def _tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-@pytest.mark.parametrize("mutant", mutants.MUTANTS, ids=lambda m: m.id)
+@pytest.mark.parametrize("mutant", (*mutants.MUTANTS, *mutants.SIMULATED), ids=lambda m: m.id)
 def test_each_mutant_applies_to_a_scratch_copy_only(tmp_path, mutant):
     before = _tree_digest(mutants.SOURCE)
     root = mutants.apply(mutant, tmp_path)
