@@ -47,6 +47,8 @@ FEATURES: dict[str, str] = {
                     "true or 10.5",
     "login_lockout": "after 5 failed logins for one username within a minute, its logins are "
                      "refused with 429 and Retry-After until the lockout ends",
+    "token_lifetime_cap": "a correctly signed token whose lifetime (exp - iat) exceeds the "
+                          "server's token lifetime (15 minutes) is refused with 401",
     "input_limits": "the reference input limits (README \"Input limits\"): a value at a limit "
                     "is accepted, one past it is refused with 422 naming the field",
 }

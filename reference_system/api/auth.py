@@ -1,4 +1,6 @@
-"""JWT authentication: fixed algorithm list; exp, iat, iss, aud and sub required and checked."""
+"""JWT authentication: fixed algorithm list; exp, iat, iss, aud and sub required and checked;
+a token living longer than the server issues them (exp - iat over ``jwt_ttl_s``) is refused,
+whoever signed it (a leaked key or an old configuration cannot mint long-lived tokens)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def issue_token(settings: Settings, username: str, now: float | None = None) -> 
 def decode_token(settings: Settings, token: str) -> dict[str, Any]:
     """Verified claims of ``token``; raises :class:`ApiError` 401 on any defect."""
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token, settings.jwt_secret, algorithms=ALGORITHMS, audience=settings.jwt_audience,
             issuer=settings.jwt_issuer, options={"require": _REQUIRED_CLAIMS}, leeway=5,
         )
@@ -36,6 +38,16 @@ def decode_token(settings: Settings, token: str) -> dict[str, Any]:
         raise _unauthorized("token expired") from None
     except jwt.PyJWTError:
         raise _unauthorized("invalid token") from None
+    if not _lifetime_within(claims, settings.jwt_ttl_s):
+        raise _unauthorized("token lifetime exceeds the server's limit")
+    return claims
+
+
+def _lifetime_within(claims: dict[str, Any], ttl_s: int) -> bool:
+    """The token's exp - iat is at most the lifetime this server gives its tokens."""
+    exp, iat = claims["exp"], claims["iat"]
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat))
+    return numbers and exp - iat <= ttl_s
 
 
 @functools.cache

@@ -89,3 +89,11 @@ def test_correctly_signed_but_invalid_claims_are_401(prsm_api, prsm_deployment, 
     valid = prsm_deployment.token_signer(_claims(user))
     prsm_api.call("me", token=valid).expect(200)  # the signer itself is right
     prsm_api.call("me", token=prsm_deployment.token_signer(_claims(user, **defect))).expect(401)
+
+
+@pytest.mark.requires("token_signing", "token_lifetime_cap")
+def test_a_correctly_signed_token_living_longer_than_the_server_allows_is_401(prsm_api,
+                                                                             prsm_deployment):
+    user, now = prsm_deployment.credentials.username, int(time.time())
+    year = prsm_deployment.token_signer(_claims(user, iat=now, exp=now + 365 * 86400))
+    prsm_api.call("me", token=year).expect(401)
