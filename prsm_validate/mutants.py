@@ -152,6 +152,11 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("token-lifetime-uncapped", "a correctly signed token valid for a year is accepted",
            "api/auth.py", "if not _lifetime_within(claims, settings.jwt_ttl_s):", "if False:",
            ("scenarios/integration/test_auth.py",)),
+    Mutant("task-error-text", "a failed task's status shows the exception's text",
+           "tasks.py", 'await self._finish(task_id, attempt, "failed", None, public_error(type_))',
+           'await self._finish(task_id, attempt, "failed", None, '
+           'str(__import__("sys").exc_info()[1]))',
+           ("scenarios/integration/test_task_results.py",)),
     Mutant("telemetry-no-auth", "telemetry is served without a token", "api/routes.py",
            "async def telemetry_readings(device: CleanPath, user: User, request: Request,",
            "async def telemetry_readings(device: CleanPath, request: Request,",

@@ -202,8 +202,9 @@ class TaskQueue:
         except asyncio.CancelledError:
             if not job.cancelled():
                 raise
-        except Exception as exc:
-            await self._finish(task_id, attempt, "failed", None, f"{type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("task %s (%s) failed", task_id, type_)  # the detail stays in the log
+            await self._finish(task_id, attempt, "failed", None, public_error(type_))
         finally:
             renew.cancel()
             self._running.pop(task_id, None)
@@ -257,3 +258,10 @@ async def execute_builtin(type_: str, payload: dict[str, Any]) -> Any:
         await asyncio.sleep(seconds)
         return {"slept_s": seconds}
     raise ValueError(f"task type {type_!r} has no executor")
+
+
+def public_error(type_: str) -> str:
+    """What a failed task's status says: the task type and where to look, never the
+    exception's text (it can carry internals: values, paths, queries)."""
+    return (f"task of type {type_!r} failed: its payload does not fit the type or it could not "
+            "run; the worker's log has the detail")

@@ -41,3 +41,22 @@ def test_compute_result_is_the_claimed_sha256_chain(prsm_api, payload, rounds):
     result = _result(prsm_api, payload)
     assert result["rounds"] == rounds, result
     assert result["digest"] == _sha256_rounds(payload["input"], rounds), result
+
+
+PYTHON_INTERNALS = ("Traceback (most recent call last)", "invalid literal for int()",
+                    "could not convert string to float", "object has no attribute",
+                    'File "/')
+
+
+def test_a_task_that_fails_does_not_show_the_servers_exception_text(prsm_api):
+    submitted = prsm_api.call("task_submit", {"type": "compute",
+                                              "payload": {"input": "x", "rounds": "many"}})
+    if submitted.status != 200:  # refused up front: nothing ran, nothing to leak
+        assert 400 <= submitted.status < 500, submitted.body
+        return
+    task_id = submitted.body["task_id"]
+    done = eventually(lambda: (b := prsm_api.call("task_status", task_id=task_id).body)
+                      .get("status") in ("completed", "failed") and b, 60,
+                      what=f"compute task {task_id} to finish")
+    leaked = [text for text in PYTHON_INTERNALS if text in str(done)]
+    assert not leaked, f"the task's status shows the server's exception text {leaked}: {done}"
