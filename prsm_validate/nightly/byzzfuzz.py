@@ -27,13 +27,14 @@ class ByzzFuzzStage:
     def run(self, night: Night) -> StageResult:
         """Search slice by slice until the stage's time is over."""
         from prsm_validate.generator import byzzfuzz
+        from prsm_validate.seeds import derive_seed
 
         schedules, seconds, found = 0, 0.0, []
         for part in range(100_000):  # bounded; each slice is at most SLICE_S
             left = night.stage_left()
             if night.stage_over() or left <= 0.5:
                 break
-            result = byzzfuzz.search(night.options.seed * 100_003 + part, 1_000_000,
+            result = byzzfuzz.search(derive_seed(night.options.seed, "byzzfuzz", part), 1_000_000,
                                      min(SLICE_S, left - 0.5))
             schedules, seconds = schedules + result.schedules, seconds + result.seconds
             found += result.found or []
