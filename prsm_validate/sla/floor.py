@@ -1,11 +1,24 @@
 """Calibrated SLAs: a latency threshold is judged beside this machine's own floor.
 
-After a test, every latency condition on ``http_req_duration`` (``avg min max med p(N)`` with
-``<`` or ``<=``) gets a floor: the same number of requests, from as many client threads as
-recorded the metric, made with the same HTTP client to a no-op endpoint on this machine
-(:mod:`prsm_validate.sla.floor_server`). When the floor alone breaks the threshold, no system
-could meet it here: the verdict is ``unknown`` with that reason (a skip in a plain run,
+Every latency condition on ``http_req_duration`` (``avg min max med p(N)`` with ``<`` or
+``<=``) gets a floor: requests made with the same HTTP client to a no-op endpoint on this
+machine (:mod:`prsm_validate.sla.floor_server`). When the floor alone breaks the threshold, no
+system could meet it here: the verdict is ``unknown`` with that reason (a skip in a plain run,
 not-measured in a gate). Otherwise the verdict stands and the floor is reported beside it.
+
+The floor is *paired* when the test's metric store was (:meth:`FloorServer.sampler`, set up by
+the ``prsm_metrics`` fixture): one no-op request right after each of the test's requests, in
+the same thread. It then shares the test's seconds: a burst of contention on a busy machine
+(another job, a compaction) that slows the system's requests slows its neighbours too, where a
+floor measured after the test would have seen a quiet machine and let the burst fail the
+system. Without pairing (a store filled another way), the floor is the same number of
+requests from as many client threads, measured after the test.
+
+The decision rule is a guard band, as in ISO 14253-1's rules for proving conformance with a
+measuring instrument's uncertainty: the machine's overhead only ever adds latency, so a
+measured value within the threshold proves the system met it (pass), but a breach proves a
+defect only when it exceeds the threshold by more than the floor (fail). A breach within the
+floor is ``unknown`` with that reason.
 
 For a remote target the floor is the harness's host and its HTTP client only: it excludes the
 network to the target, so it can explain a breach by this machine, never by the network.
@@ -19,6 +32,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -41,7 +55,8 @@ def applies(threshold: Threshold, condition: Condition) -> bool:
 def calibrate(thresholds: list[Threshold], results: list[Result], store: MetricStore,
               measure: Measure, remote: bool = False) -> list[Result]:
     """``results`` (as :func:`~prsm_validate.sla.evaluate.evaluate` returned them for
-    ``thresholds``) with the floor of every latency condition measured and applied."""
+    ``thresholds``) with the floor of every latency condition measured and applied: the
+    store's paired floor where it has one, else measured now."""
     floors: dict[tuple[int, int], HdrHistogram] = {}
     pairs = [(t, c) for t in thresholds for c in t.conditions]
     calibrated = []
@@ -50,10 +65,29 @@ def calibrate(thresholds: list[Threshold], results: list[Result], store: MetricS
         if not applies(threshold, condition) or shape is None or result.measured is None:
             calibrated.append(result)
             continue
+        paired = _paired(threshold, store)
+        if paired is not None:
+            calibrated.append(_apply(result, condition, paired, shape, remote, paired=True))
+            continue
         if shape not in floors:
             floors[shape] = measure(*shape)
         calibrated.append(_apply(result, condition, floors[shape], shape, remote))
     return calibrated
+
+
+def _paired(threshold: Threshold, store: MetricStore) -> HdrHistogram | None:
+    """The paired floor of the threshold's series, if every one of their samples has its
+    pair (a partial pairing would compare the system with a different stretch of time)."""
+    if store.paired is None:
+        return None
+    mine = store.matching(threshold.selector.name, threshold.selector.tags)
+    theirs = store.paired.matching(threshold.selector.name, threshold.selector.tags)
+    merged = new_histogram()
+    for series in theirs:
+        if isinstance(series, Trend):
+            merged.add(series.total())
+    wanted = sum(s.total().get_total_count() for s in mine if isinstance(s, Trend))
+    return merged if wanted and merged.get_total_count() == wanted else None
 
 
 def _shape(threshold: Threshold, store: MetricStore) -> tuple[int, int] | None:
@@ -69,23 +103,35 @@ def _shape(threshold: Threshold, store: MetricStore) -> tuple[int, int] | None:
 
 
 def _apply(result: Result, condition: Condition, floor: HdrHistogram, shape: tuple[int, int],
-           remote: bool) -> Result:
+           remote: bool, paired: bool = False) -> Result:
     value = measure_histogram(condition, floor)
     if value is None:
         return result
     samples, threads = shape
     where = ("the harness's host (the network to the target is not included)" if remote
              else "this machine")
-    note = (f"floor: a no-op HTTP endpoint on {where}, same client, {threads} thread(s), "
-            f"{samples} requests")
-    upper_ok = value < condition.value if condition.op == "<" else value <= condition.value
-    if upper_ok:
+    how = (f"one right after each of the test's {floor.get_total_count()} requests, in the "
+           "same thread" if paired else f"{threads} thread(s), {samples} requests after the test")
+    note = f"floor: a no-op HTTP endpoint on {where}, same client, {how}"
+    threshold = duration_text(condition.value)
+    if not _within(value, condition):
+        reason = (f"{where}'s floor for {result.aggregation} is {duration_text(value)}, above "
+                  f"the {threshold} threshold: the verdict would be about the machine, not the "
+                  f"system ({note})")
+    elif (result.verdict == "fail" and result.measured is not None
+          and _within(result.measured - value, condition)):
+        reason = (f"the breach is smaller than {where}'s floor for {result.aggregation} "
+                  f"({duration_text(value)}): measured minus floor is within the {threshold} "
+                  f"threshold, so the breach cannot be told from the machine; a breach beyond "
+                  f"threshold plus floor fails ({note})")
+    else:
         return replace(result, floor=value, floor_note=note)
-    reason = (f"{where}'s floor for {result.aggregation} is {duration_text(value)}, above the "
-              f"{duration_text(condition.value)} threshold: the verdict would be about the "
-              f"machine, not the system ({note})")
     return replace(result, verdict="unknown", floor=value, floor_note=note, reason=reason,
                    machine_floor=True)
+
+
+def _within(value: float, condition: Condition) -> bool:
+    return value < condition.value if condition.op == "<" else value <= condition.value
 
 
 class FloorServer:
@@ -140,6 +186,10 @@ class FloorServer:
             worker.join()
         return merged
 
+    def sampler(self) -> PairedSampler:
+        """A paired sampler: each call is one no-op request from the calling thread (ms)."""
+        return PairedSampler(self.start())
+
     def stop(self) -> None:
         """Stop the server process."""
         if self._proc is not None and self._proc.poll() is None:
@@ -150,6 +200,35 @@ class FloorServer:
                 self._proc.kill()
                 self._proc.wait(5)
         self._proc, self.url = None, None
+
+
+class PairedSampler:
+    """One no-op request per call, from the calling thread's own keep-alive client (the
+    harness's HTTP client, timed as the API client times its calls)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._local = threading.local()
+        self._clients: list[Any] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        http = getattr(self._local, "http", None)
+        if http is None:
+            import httpx
+
+            http = self._local.http = httpx.Client(base_url=self.url, timeout=10.0,
+                                                   trust_env=False)
+            with self._lock:
+                self._clients.append(http)
+        return http.get("/floor").elapsed.total_seconds() * 1000
+
+    def close(self) -> None:
+        """Close every thread's client."""
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for http in clients:
+            http.close()
 
 
 def _client(url: str, count: int, merged: HdrHistogram, lock: threading.Lock) -> None:

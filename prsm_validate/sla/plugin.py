@@ -9,6 +9,8 @@ every test that recorded the metric. Syntax: :mod:`prsm_validate.sla.thresholds`
 Latency thresholds are calibrated (:mod:`prsm_validate.sla.floor`): when this machine's own
 floor breaks a threshold, the test is skipped with that reason instead of judged, since the
 verdict would be about the machine; otherwise the floor is shown beside the measured value.
+The floor is paired with the test's requests (one no-op request after each, same thread), so
+it is measured through the same seconds as the workload it judges.
 
 Exit status: when every failure of the session is an SLA breach (or an SLA without data), pytest
 exits with ``6`` (:data:`SLA_ONLY_EXIT`) instead of ``1``, so CI can tell "the system is too
@@ -83,7 +85,27 @@ def prsm_metrics(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
 
     store = MetricStore()
     request.node.stash[STORE_KEY] = store
-    yield store
+    sampler = _paired_floor(request.node, store)
+    try:
+        yield store
+    finally:
+        if sampler is not None:
+            sampler.close()
+
+
+def _paired_floor(item: pytest.Item, store: MetricStore) -> Any:
+    """Pair the store with the floor when a latency threshold of this test will be calibrated
+    (:mod:`prsm_validate.sla.floor`); returns the sampler to close, or None."""
+    from prsm_validate.sla import floor
+
+    thresholds = marker_thresholds(item) + item.config.stash[INI_KEY]
+    names = {t.selector.name for t in thresholds
+             if any(floor.applies(t, c) for c in t.conditions)}
+    if not names:
+        return None
+    sampler = _floor_server(item.config).sampler()
+    store.pair_with(sampler, names)
+    return sampler
 
 
 def _results(item: pytest.Item) -> list[Result]:

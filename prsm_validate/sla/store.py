@@ -9,6 +9,12 @@ to a few KB) once its second has passed, so memory stays bounded over long runs.
 Client threads record while the evaluation, a report or a load merge reads: every series
 guards its own buckets with a lock, and readers get copies (an HDR histogram iterated while
 another thread records into it raises ``HdrConcurrentModificationException``).
+
+A store may be *paired* (:meth:`MetricStore.pair_with`): after each value of the named
+trends, the recording thread takes one sample of a reference (the SLA floor: a no-op request)
+and records it under the same name and tags in :attr:`MetricStore.paired`. The reference then
+lives through the same seconds, the same contention and the same client threads as the
+workload it is compared with.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -171,6 +177,16 @@ class MetricStore:
         self.stopped: float | None = None
         self.series: dict[tuple[str, TagKey], Series] = {}
         self._lock = threading.Lock()
+        self.paired: MetricStore | None = None
+        self._pair: Callable[[], float] | None = None
+        self._paired_names: frozenset[str] = frozenset()
+
+    def pair_with(self, sample: Callable[[], float], names: Iterable[str]) -> MetricStore:
+        """After each value of the trends ``names``, record ``sample()`` (ms) under the same
+        name and tags in :attr:`paired`, in the recording thread; returns that store."""
+        self.paired = MetricStore()
+        self._pair, self._paired_names = sample, frozenset(names)
+        return self.paired
 
     def get(self, name: str, kind: str, tags: dict[str, Any]) -> Series:
         """The series ``name`` with exactly ``tags``, created as ``kind`` if new."""
@@ -195,6 +211,8 @@ class MetricStore:
         """Record a duration (or any trend value) in milliseconds."""
         trend = self.get(name, "trend", tags)
         trend.add(self.second(), value_ms)
+        if self._pair is not None and self.paired is not None and name in self._paired_names:
+            self.paired.trend(name, self._pair(), **tags)
 
     def rate(self, name: str, hit: bool, /, **tags: Any) -> None:
         """Record one trial of a rate (e.g. whether a request failed)."""
@@ -234,6 +252,7 @@ class MetricStore:
     def stop(self) -> None:
         """Freeze the store's duration (the test body has ended)."""
         self.stopped = self.stopped or time.monotonic()
+        self._pair = None
 
     def duration_s(self) -> float:
         """Seconds from the store's start to its stop (or now)."""

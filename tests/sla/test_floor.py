@@ -47,12 +47,72 @@ def test_a_floor_below_the_threshold_leaves_the_verdict_and_is_shown():
     assert passed.verdict == "pass" and passed.to_json()["floor"] == pytest.approx(2.0, 1e-2)
 
 
+def test_a_breach_within_the_floor_is_unknown_and_one_beyond_threshold_plus_floor_fails():
+    (close,) = _judge("http_req_duration{name:health}: p(99)<10ms", 11.0, 2.0)
+    (beyond,) = _judge("http_req_duration{name:health}: p(99)<10ms", 12.5, 2.0)
+    (inclusive,) = _judge("http_req_duration{name:health}: p(99)<=10ms", 11.9, 2.0)
+    assert close.verdict == "unknown" and close.machine_floor
+    assert "the breach is smaller than this machine's floor for p(99) (2ms)" in close.reason
+    assert beyond.verdict == "fail" and not beyond.machine_floor
+    assert inclusive.verdict == "unknown"
+
+
 def test_only_upper_bounds_on_http_latency_are_calibrated():
     (lower,) = _judge("http_req_duration: p(99)>10ms", 36.0, 50.0)
     (other,) = _judge("db_query_duration: p(95)<10ms", 36.0, 50.0, metric="db_query_duration")
     (count,) = _judge("http_req_duration: count>10", 36.0, 50.0)
     assert lower.floor is None and other.floor is None and count.floor is None
     assert other.verdict == "fail"
+
+
+def _no_measure(samples: int, threads: int):
+    raise AssertionError("a paired store must not be measured again after the test")
+
+
+def test_a_paired_store_records_one_floor_sample_after_each_value_with_the_same_tags():
+    store = MetricStore()
+    floors = iter(range(1, 100))
+    paired = store.pair_with(lambda: float(next(floors)), ["http_req_duration"])
+    store.trend("http_req_duration", 40.0, name="health")
+    store.trend("http_req_duration", 41.0, name="me")
+    store.trend("db_query_duration", 5.0)
+    store.stop()
+    store.trend("http_req_duration", 42.0, name="health")  # after the body: not paired
+    (health,) = paired.matching("http_req_duration", (("name", "health"),))
+    (me,) = paired.matching("http_req_duration", (("name", "me"),))
+    assert health.total().get_total_count() == 1 and me.total().get_total_count() == 1
+    assert health.total().get_max_value() == 1000  # the first sample, 1 ms, in us
+    assert not paired.matching("db_query_duration", ())
+
+
+def _paired_judge(line: str, recorded_ms: float, paired_ms: float, pairs: int = 200):
+    store = MetricStore()
+    samples = iter([paired_ms] * pairs)
+    store.pair_with(lambda: next(samples, None) or paired_ms, ["http_req_duration"])
+    for i in range(200):
+        if i == pairs:
+            store.stop()
+        store.trend("http_req_duration", recorded_ms, name="health")
+    thresholds = [parse_line(line)]
+    return calibrate(thresholds, evaluate(thresholds, store), store, _no_measure
+                     if pairs == 200 else _floor(1.0))
+
+
+def test_a_paired_floor_judges_the_threshold_without_measuring_after_the_test():
+    (busy,) = _paired_judge("http_req_duration{name:health}: p(99)<10ms", 19.3, 12.0)
+    (quiet,) = _paired_judge("http_req_duration{name:health}: p(99)<10ms", 19.3, 0.4)
+    assert busy.verdict == "unknown" and busy.machine_floor
+    assert busy.floor == pytest.approx(12.0, rel=1e-2)
+    assert "one right after each of the test's 200 requests, in the same thread" in (
+        busy.floor_note)
+    assert quiet.verdict == "fail" and quiet.floor == pytest.approx(0.4, rel=1e-2)
+
+
+def test_a_partly_paired_store_is_floored_after_the_test_instead():
+    (result,) = _paired_judge("http_req_duration{name:health}: p(99)<10ms", 19.3, 12.0,
+                              pairs=150)
+    assert result.verdict == "fail" and result.floor == pytest.approx(1.0, rel=1e-2)
+    assert "requests after the test" in result.floor_note
 
 
 def test_units_are_written_out():
@@ -104,4 +164,5 @@ def test_the_marker_skips_what_the_machine_cannot_meet_and_judges_the_rest(pytes
         "for p(99) is *, above the 0.001ms threshold: the verdict would be about the machine*"])
     summary = json.loads((pytester.path / "reports/latest/summary.json").read_text())
     fine = next(t for t in summary["thresholds"] if t["name"].startswith("test_fine"))
-    assert fine["verdict"] == "pass" and fine["floor"] > 0 and "floor_note" in fine
+    assert fine["verdict"] == "pass" and fine["floor"] > 0
+    assert "one right after each of the test's 100 requests" in fine["floor_note"]
