@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prsm_validate.faultproxy.client import ProxyClient
 from prsm_validate.nemesis.partitions import link_name
@@ -92,10 +93,11 @@ class ClusterLayout:
         """Introspection base URL of replica ``i``."""
         return f"http://{self.http[i]}"
 
-    def create_proxies(self, client: ProxyClient) -> None:
-        """Create every link proxy on the fault proxy (one request)."""
-        client.populate([{"name": name, "listen": p.listen, "upstream": p.upstream,
-                          "enabled": True} for name, p in self.proxies.items()])
+    def create_proxies(self, client: ProxyClient, *others: dict[str, Any]) -> None:
+        """Create every link proxy on the fault proxy, with ``others`` (proxy specs of links
+        outside the cluster), in one request."""
+        client.populate([*({"name": name, "listen": p.listen, "upstream": p.upstream,
+                            "enabled": True} for name, p in self.proxies.items()), *others])
 
     def data_dir(self, i: int, twin: bool = False) -> Path:
         """Directory of replica ``i``'s durable log (a twin has its own)."""

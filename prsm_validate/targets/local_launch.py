@@ -230,8 +230,7 @@ class LocalSystem:
             self.readiness["faults"].result()
         began = self.clock()
         with ProxyClient(self.proxy_url) as proxy:
-            self.cluster.create_proxies(proxy)
-            proxy.populate(list(self.links.values()))
+            self.cluster.create_proxies(proxy, *self.links.values())
         self.links_ready = (began, self.clock())
 
     def add_node(self, i: int, name: str, byzantine: tuple[str, ...] = ()) -> None:
@@ -300,24 +299,20 @@ class LocalSystem:
 
     def add_edge(self, port: int, nats_url: str) -> None:
         assert self.root is not None
-        argv = [sys.executable, "-m", "reference_system.cli", "edge", "--nats", nats_url,
-                "--state-dir", self.root / "edge-state", "--port", port,
-                "--devices", self.options.edge_devices,
-                "--interval-ms", self.options.edge_interval_ms]
-        proc = self.spawn("edge", argv)
-        url = f"http://127.0.0.1:{port}/health"
-        self.register("edge", Component(proc, lambda: probes.http_ok(url)))
+        self.add_service("edge", port, "edge", "--nats", nats_url,
+                         "--state-dir", self.root / "edge-state",
+                         "--devices", self.options.edge_devices,
+                         "--interval-ms", self.options.edge_interval_ms)
 
     def add_pipeline(self, port: int, nats_url: str, dsn: str) -> None:
-        argv = [sys.executable, "-m", "reference_system.cli", "pipeline", "--nats", nats_url,
-                "--postgres", dsn, "--port", port]
-        proc = self.spawn("pipeline", argv)
-        url = f"http://127.0.0.1:{port}/health"
-        self.register("pipeline", Component(proc, lambda: probes.http_ok(url)))
+        self.add_service("pipeline", port, "pipeline", "--nats", nats_url, "--postgres", dsn)
 
     def add_worker(self, name: str, port: int, dsn: str) -> None:
-        argv = [sys.executable, "-m", "reference_system.cli", "worker", "--postgres", dsn,
-                "--name", name, "--port", port]
+        self.add_service(name, port, "worker", "--postgres", dsn, "--name", name)
+
+    def add_service(self, name: str, port: int, role: str, *args: Any) -> None:
+        """A ``prsm-ref <role>`` process listening on ``port``, ready when its /health is."""
+        argv = [sys.executable, "-m", "reference_system.cli", role, *args, "--port", port]
         proc = self.spawn(name, argv)
         url = f"http://127.0.0.1:{port}/health"
         self.register(name, Component(proc, lambda: probes.http_ok(url)))
