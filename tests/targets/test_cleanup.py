@@ -86,6 +86,20 @@ def _start_inner(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], 
     return proc, json.loads(info_path.read_text())
 
 
+def _wait_for_exit(proc: subprocess.Popen[bytes], tmp_path: Path, timeout_s: float = 120) -> None:
+    """Wait for the inner pytest to end. After SIGINT it stops every service gracefully,
+    which takes a few seconds on a quiet machine and can take over 30 on a busy one: the
+    bound is for a hang, not for speed. A hang fails with the inner run's output."""
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        tail = (tmp_path / "inner.log").read_text(errors="replace")[-3000:]
+        pytest.fail(f"the inner pytest did not exit {timeout_s:g}s after the signal; its "
+                    f"output:\n{tail}", pytrace=False)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_nothing_survives_the_signal(tmp_path, sig):
     proc, info = _start_inner(tmp_path)
@@ -93,7 +107,7 @@ def test_nothing_survives_the_signal(tmp_path, sig):
     assert all(_alive(p) for p in pids) and Path(info["root"]).exists()
     assert all(_port_open(p) for p in _ports(info))
     proc.send_signal(sig)
-    proc.wait(30)
+    _wait_for_exit(proc, tmp_path)
     assert _wait_until(lambda: not any(_alive(p) for p in pids), 20), (
         f"still alive: {[p for p in pids if _alive(p)]}")
     assert _wait_until(lambda: not Path(info["root"]).exists(), 10), info["root"]
