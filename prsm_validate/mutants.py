@@ -234,6 +234,23 @@ def write_copy(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def find(mutant_id: str, simulated: bool = True) -> Mutant | None:
+    """The mutant named ``mutant_id`` (among the simulator-only ones too when ``simulated``)."""
+    pool = (*MUTANTS, *SIMULATED) if simulated else MUTANTS
+    return next((m for m in pool if m.id == mutant_id), None)
+
+
+def rerun_on_copy(mutant: Mutant, argv: Sequence[str]) -> int:
+    """Run ``prsm-validate ARGV`` in a fresh process whose ``reference_system`` is a scratch
+    copy with ``mutant`` applied (removed afterwards); returns its exit status."""
+    with tempfile.TemporaryDirectory(prefix=f"prsm-{mutant.id}-") as scratch:
+        root = apply(mutant, Path(scratch))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        return subprocess.run([sys.executable, "-m", "prsm_validate.cli", *argv],
+                              env=env, cwd=root, check=False).returncode
+
+
 @dataclass(frozen=True)
 class ScenarioRun:
     """One pytest run of scenarios: whether all passed, how long, which failed, and whether it

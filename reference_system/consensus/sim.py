@@ -10,6 +10,11 @@ assumption): messages are delivered in rounds before any timer fires, until ever
 its replies. A ``cut(view, seq, src, dst)`` predicate (ByzzFuzz's round-scoped network
 faults) drops replica-to-replica messages during the chaotic phase only; a message's rounds are
 its view and sequence fields, or its sender's current view and last executed sequence.
+``twins`` (Bano et al., OPODIS 2022) run a second process with a replica's identity (its keys)
+during the chaotic phase: process ``n + k`` is the twin of replica ``twins[k]``; a message to
+an identity reaches each of its processes that ``cut`` does not separate from the sender, and
+the twins stop when the chaotic phase ends (as the harness stops a real twin). A twinned
+identity counts as Byzantine.
 :meth:`Simulation.violations` checks agreement, validity, exactly-once execution, supply
 conservation and that clients accepted what replicas executed.
 """
@@ -64,6 +69,7 @@ class SimConfig:
     faults: dict[int, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     cut: Callable[[int, int, int, int], bool] | None = None  # (view, seq, src, dst) -> drop
+    twins: tuple[int, ...] = ()  # identities that also run process n + k during the chaos
 
 
 class SimClient:
@@ -115,11 +121,14 @@ class Simulation:
         self.secrets = {i: f"replica-{i}".encode() for i in range(n)}
         self.mac_secrets = {i: f"client-key-{i}".encode() for i in range(n)}
         self.durable: dict[int, list[Any]] = {i: [] for i in range(n)}
-        self.replicas: dict[int, Any] = {i: self._make_replica(i) for i in range(n)}
+        self.identity = {p: p if p < n else config.twins[p - n]
+                         for p in range(n + len(config.twins))}
+        self.durable.update({p: [] for p in self.identity if p >= n})
+        self.replicas: dict[int, Any] = {p: self._make_replica(p) for p in self.identity}
         self.down: set[int] = set()
-        self.executed: dict[int, dict[int, str]] = {i: {} for i in range(n)}
-        self.incarnation: dict[int, dict[tuple[str, int], int]] = {i: {} for i in range(n)}
-        self.results: dict[int, dict[tuple[str, int], Any]] = {i: {} for i in range(n)}
+        self.executed: dict[int, dict[int, str]] = {p: {} for p in self.identity}
+        self.incarnation: dict[int, dict[tuple[str, int], int]] = {p: {} for p in self.identity}
+        self.results: dict[int, dict[tuple[str, int], Any]] = {p: {} for p in self.identity}
         self.problems: list[str] = []
         self.pending: list[tuple[Any, Any]] = []
         self.timers: list[tuple[float, int, Any, str]] = []
@@ -133,15 +142,20 @@ class Simulation:
 
     # ---- set-up ------------------------------------------------------------------------
 
-    def _make_replica(self, i: int) -> Any:
+    def _make_replica(self, process: int) -> Any:
+        i = self.identity[process]
         replica = Replica(i, self.params, FastKeyring(i, self.secrets),
                           ReplicaMacs(i, self.mac_secrets[i]),
                           StateMachine(GENESIS, [f"node-{k}" for k in range(self.config.n)]))
-        fault = self.config.faults.get(i, "")
+        fault = self.config.faults.get(process, "")
         if fault and fault not in CRASH_FAULTS:
             return ByzantineReplica(replica, [parse_spec(s) for s in fault.split("+")],
                                     seed=self.config.seed * 31 + i)
         return replica
+
+    def processes_of(self, identity: int) -> list[int]:
+        """The processes running replica ``identity`` (two while it is twinned)."""
+        return [p for p, i in self.identity.items() if i == identity]
 
     def _workload(self, k: int) -> list[dict[str, Any]]:
         accounts = list(GENESIS)
@@ -164,9 +178,10 @@ class Simulation:
 
     @property
     def honest(self) -> list[int]:
-        """Replicas that are not byzantine (crashed ones included: they must not diverge)."""
-        return [i for i in range(self.config.n)
-                if self.config.faults.get(i, "crash") in CRASH_FAULTS]
+        """Replicas that are neither byzantine nor twinned (crashed ones included: they must
+        not diverge)."""
+        return [i for i in range(self.config.n) if i not in self.config.twins
+                and self.config.faults.get(i, "crash") in CRASH_FAULTS]
 
     # ---- running -----------------------------------------------------------------------
 
@@ -181,8 +196,9 @@ class Simulation:
             self._fault_events(step, crash_at, restart_at)
             self._chaotic_step()
         self.chaotic = False
+        self.down |= {p for p in self.identity if p >= self.config.n}  # the twins stop
         for i in list(self.down):
-            if self.config.faults.get(i) != "crash":
+            if i < self.config.n and self.config.faults.get(i) != "crash":
                 self._restart(i)
         self._synchronous_phase()
         return self
@@ -269,17 +285,17 @@ class Simulation:
             self.timer_ids.pop((client, "retry"), None)
             return
         targets = range(self.config.n) if broadcast else [client.view % self.config.n]
-        self.pending.extend((t, request) for t in targets)
+        self.pending.extend((p, request) for t in targets for p in self.processes_of(t))
         self._set_timer(client, "retry", CLIENT_RETRY)
 
     def _apply(self, i: int, outputs: list[Any]) -> None:
         for out in outputs:
             if isinstance(out, Send):
-                if not self._cut(i, out.to, out.message):
-                    self.pending.append((out.to, out.message))
+                self.pending.extend((p, out.message) for p in self.processes_of(out.to)
+                                    if not self._cut(i, p, out.message))
             elif isinstance(out, Broadcast):
-                self.pending.extend((r, out.message) for r in range(self.config.n)
-                                    if r != i and not self._cut(i, r, out.message))
+                self.pending.extend((p, out.message) for p, j in self.identity.items()
+                                    if j != self.identity[i] and not self._cut(i, p, out.message))
             elif isinstance(out, SendReply):
                 client = self._client_named(out.reply.client)
                 if client is not None:
@@ -308,6 +324,8 @@ class Simulation:
         if not isinstance(out, Executed):
             return
         self.durable[i].append(out)
+        if self.identity[i] in self.config.twins:
+            return  # a twinned identity is Byzantine: its own executions are not judged
         previous = self.executed[i].setdefault(out.seq, out.digest)
         if previous != out.digest:
             self.problems.append(f"replica {i} executed seq {out.seq} twice, differently")
