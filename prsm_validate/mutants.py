@@ -157,6 +157,9 @@ MUTANTS: tuple[Mutant, ...] = (
            'await self._finish(task_id, attempt, "failed", None, '
            'str(__import__("sys").exc_info()[1]))',
            ("scenarios/integration/test_task_results.py",)),
+    Mutant("admin-role-unchecked", "a plain user's token is served the admin-only operations",
+           "api/auth.py", "if claims.get(\"role\") != ADMIN_ROLE:", "if False:",
+           (f"{SECURITY}/test_function_authorization.py",)),
     Mutant("telemetry-no-auth", "telemetry is served without a token", "api/routes.py",
            "async def telemetry_readings(device: CleanPath, user: User, request: Request,",
            "async def telemetry_readings(device: CleanPath, request: Request,",

@@ -28,6 +28,7 @@ class Settings:
     redis_url: str
     jwt_secret: str = field(repr=False)
     users: Mapping[str, str] = field(repr=False)
+    admins: frozenset[str] = frozenset()  # users whose tokens carry the admin role
     host: str = "127.0.0.1"
     port: int = 8000
     nats_url: str | None = None
@@ -55,7 +56,8 @@ class Settings:
             postgres_dsn=_required(env, "POSTGRES_DSN"),
             redis_url=_required(env, "REDIS_URL"),
             jwt_secret=_secret(env),
-            users=_users(env),
+            users=(users := _users(env)),
+            admins=_admins(env, users),
             host=env.get(PREFIX + "HOST", "127.0.0.1"),
             port=_number(env, "PORT", 8000, int),
             nats_url=env.get(PREFIX + "NATS_URL") or None,
@@ -111,6 +113,22 @@ def _secret(env: Mapping[str, str]) -> str:
             f"{PREFIX}JWT_SECRET (or {PREFIX}JWT_SECRET_FILE) must hold at least 32 characters"
         )
     return secret
+
+
+def _admins(env: Mapping[str, str], users: Mapping[str, str]) -> frozenset[str]:
+    """The admin users, a JSON list in PRSM_REF_ADMINS; each must be a configured user."""
+    raw = env.get(PREFIX + "ADMINS") or "[]"
+    try:
+        admins = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{PREFIX}ADMINS is not valid JSON: {exc.msg}") from None
+    if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
+        raise SettingsError(f'{PREFIX}ADMINS must be a JSON list of usernames, e.g. ["ops"]')
+    unknown = sorted(set(admins) - set(users))
+    if unknown:
+        raise SettingsError(f"{PREFIX}ADMINS names {unknown[0]!r}, which is not a user in "
+                            f"{PREFIX}USERS: add the user or remove the name")
+    return frozenset(admins)
 
 
 def _users(env: Mapping[str, str]) -> dict[str, str]:

@@ -19,11 +19,13 @@ __all__ = ["FEATURES", "PROFILES", "OperationUnsupported", "Profile", "Route", "
 
 @dataclass(frozen=True)
 class Route:
-    """One operation's HTTP method and path template (``{name}`` placeholders)."""
+    """One operation's HTTP method and path template (``{name}`` placeholders); ``auth``:
+    it needs a token; ``admin``: only a user with the admin role may call it (OWASP API5)."""
 
     method: str
     path: str
     auth: bool = True
+    admin: bool = False
 
 
 # Features: reference-only expectations, named so scenarios can require them.
@@ -118,6 +120,8 @@ _REFERENCE = {
     "balance": Route("GET", "/api/v1/ftns/balance/{account}"),
     "inference": Route("POST", "/api/inference"),
     "telemetry": Route("GET", "/api/telemetry/{device}"),
+    "list_users": Route("GET", "/api/admin/users", admin=True),
+    "unlock_login": Route("POST", "/api/admin/lockouts/clear", admin=True),
 }
 
 _PRSM_PLATFORM = {
@@ -149,6 +153,10 @@ class Profile:
     def supports(self, operation: str) -> bool:
         """True when the profile maps ``operation``."""
         return operation in self.routes
+
+    def admin_operations(self) -> list[str]:
+        """The operations only an admin may call, by name."""
+        return sorted(name for name, r in self.routes.items() if r.admin)
 
     def with_metrics_url(self, url: str | None) -> Profile:
         """This profile with ``metrics`` read from ``url`` (absolute, or a path)."""

@@ -146,6 +146,9 @@ class Deployment:
     # a second plain user (two-user authorization scenarios), or None with the reason
     second_credentials: Credentials | None = field(default=None, repr=False)
     second_user_note: str = "the target declares no second user"
+    # a user with the admin role (the admin-only operations' positive check), or None
+    admin_credentials: Credentials | None = field(default=None, repr=False)
+    admin_user_note: str = "the target declares no admin user"
     # secrets the harness knows besides the credentials (the JWT signing key), for the canary
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
 

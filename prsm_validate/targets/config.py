@@ -8,6 +8,7 @@ targets:
     profile: prime-spark
     credentials: {username_env: PRSM_STAGING_USER, password_env: PRSM_STAGING_PASSWORD}
     second_user: {username_env: PRSM_STAGING_USER_B, password_env: PRSM_STAGING_PASSWORD_B}
+    admin_user: {username_env: PRSM_STAGING_ADMIN, password_env: PRSM_STAGING_ADMIN_PASSWORD}
     protected: true      # default for remote targets
     allow_chaos: false
     nodes: []            # optional node introspection URLs
@@ -38,8 +39,8 @@ from prsm_validate.targets import base
 BUILTIN = ("local", "docker", "k8s")
 PROFILES = ("reference", "prime-spark", "prsm-platform")
 REMOTE_CAPABILITIES: frozenset[str] = frozenset()
-_KEYS = {"kind", "api_url", "profile", "credentials", "second_user", "protected", "allow_chaos",
-         "nodes",
+_KEYS = {"kind", "api_url", "profile", "credentials", "second_user", "admin_user", "protected",
+         "allow_chaos", "nodes",
          "openapi_url", "metrics_url", "vocabulary", "features", "control", "ready_timeout_s"}
 
 
@@ -68,12 +69,19 @@ class TargetSpec:
     control: Any = None  # a ControlSpec (prsm_validate.targets.control)
     ready_timeout_s: float = 30.0
     second_user: tuple[str, str] | None = None  # (username_env, password_env)
+    admin_user: tuple[str, str] | None = None  # (username_env, password_env)
 
     def second_credentials(self) -> base.Credentials | None:
         """The second user's credentials, or None when the entry names no ``second_user``."""
         if self.second_user is None:
             return None
         return self._read_credentials(*self.second_user)
+
+    def admin_credentials(self) -> base.Credentials | None:
+        """The admin user's credentials, or None when the entry names no ``admin_user``."""
+        if self.admin_user is None:
+            return None
+        return self._read_credentials(*self.admin_user)
 
     def credentials(self) -> base.Credentials:
         """Credentials read from the environment variables the file names."""
@@ -175,14 +183,17 @@ def _spec(path: Path, name: str, entry: Any) -> TargetSpec:
         metrics_url=_url_or_path(path, name, entry, "metrics_url"),
         api_profile=_api_profile(path, name, profile, entry), control=control,
         ready_timeout_s=_seconds(path, name, entry, "ready_timeout_s", 30.0),
-        second_user=_second_user(path, name, entry.get("second_user")),
+        second_user=_other_user(path, name, entry, "second_user"),
+        admin_user=_other_user(path, name, entry, "admin_user"),
     )
 
 
-def _second_user(path: Path, name: str, creds: Any) -> tuple[str, str] | None:
+def _other_user(path: Path, name: str, entry: dict[str, Any], key: str
+                ) -> tuple[str, str] | None:
+    creds = entry.get(key)
     if creds is None:
         return None
-    envs = _credential_envs(path, name, creds, "second_user")
+    envs = _credential_envs(path, name, creds, key)
     return envs["username_env"], envs["password_env"]
 
 

@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from reference_system import memory, tasks, telemetry
-from reference_system.api import ftns
+from reference_system.api import admin, ftns
 from reference_system.api.errors import install_error_handlers
 from reference_system.api.health import Probes
 from reference_system.api.lockout import LoginGuard
@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(ftns.router)
+    app.include_router(admin.router)
     app.add_middleware(RateLimit, per_second=settings.rate_limit_per_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, registry=registry)

@@ -105,3 +105,35 @@ def test_rate_limit_bucket_refills_at_the_rate():
 def test_settings_errors_name_the_variable(env, fragment):
     with pytest.raises(SettingsError, match=fragment):
         Settings.from_env(env)
+
+
+def test_only_configured_admins_get_the_admin_role_claim():
+    settings = _settings(users={"alice": "h", "root": "h"}, admins=frozenset({"root"}))
+    roles = {name: decode_token(settings, issue_token(settings, name))["role"]
+             for name in ("alice", "root")}
+    assert roles == {"alice": "user", "root": "admin"}
+
+
+@pytest.mark.parametrize(("admins", "fragment"), [
+    ("not json", "PRSM_REF_ADMINS is not valid JSON"),
+    ('{"root": true}', "JSON list of usernames"),
+    ('["nobody"]', "'nobody', which is not a user"),
+])
+def test_admin_settings_errors_name_the_variable_and_the_fix(admins, fragment):
+    env = {"PRSM_REF_POSTGRES_DSN": "x", "PRSM_REF_REDIS_URL": "y",
+           "PRSM_REF_JWT_SECRET": "s" * 32, "PRSM_REF_USERS": '{"root": "h"}',
+           "PRSM_REF_ADMINS": admins}
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
+    assert Settings.from_env({**env, "PRSM_REF_ADMINS": '["root"]'}).admins == {"root"}
+
+
+def test_an_admin_unlock_lifts_a_lockout_and_says_whether_there_was_one():
+    from reference_system.api.lockout import LoginGuard
+
+    guard = LoginGuard(max_failures=2, lock_s=60)
+    guard.failed("eve", now=0.0)
+    guard.failed("eve", now=0.0)
+    assert guard.retry_after("eve", now=1.0) > 0
+    assert guard.clear("eve", now=1.0) is True
+    assert guard.retry_after("eve", now=1.0) == 0 and guard.clear("eve", now=1.0) is False

@@ -85,7 +85,18 @@ def test_a_second_user_is_read_from_the_variables_it_names(tmp_path, monkeypatch
         spec.second_credentials()
 
 
-def test_a_second_user_with_values_instead_of_variable_names_is_refused(tmp_path):
-    text = GOOD + "    second_user: {username: bee, password: pw}\n"
-    with pytest.raises(TargetConfigError, match=r"targets\.staging\.second_user"):
+@pytest.mark.parametrize("key", ["second_user", "admin_user"])
+def test_another_user_with_values_instead_of_variable_names_is_refused(tmp_path, key):
+    text = GOOD + f"    {key}: {{username: bee, password: pw}}\n"
+    with pytest.raises(TargetConfigError, match=rf"targets\.staging\.{key}: give"):
         load_targets_file(_write(tmp_path, text))
+
+
+def test_an_admin_user_is_read_from_the_variables_it_names(tmp_path, monkeypatch):
+    text = GOOD + "    admin_user: {username_env: PRSM_ADM_USER, password_env: PRSM_ADM_PW}\n"
+    spec = load_targets_file(_write(tmp_path, text))["staging"]
+    monkeypatch.setenv("PRSM_ADM_USER", "root")
+    monkeypatch.setenv("PRSM_ADM_PW", "secret-root")
+    admin = spec.admin_credentials()
+    assert admin is not None and (admin.username, admin.password) == ("root", "secret-root")
+    assert load_targets_file(_write(tmp_path, GOOD))["staging"].admin_credentials() is None
