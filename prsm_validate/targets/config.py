@@ -9,6 +9,8 @@ targets:
     credentials: {username_env: PRSM_STAGING_USER, password_env: PRSM_STAGING_PASSWORD}
     second_user: {username_env: PRSM_STAGING_USER_B, password_env: PRSM_STAGING_PASSWORD_B}
     admin_user: {username_env: PRSM_STAGING_ADMIN, password_env: PRSM_STAGING_ADMIN_PASSWORD}
+    rate_limit: {per_second: 5, burst: 10,   # a plan's limit (429 + Retry-After beyond it);
+                 user: {username_env: PRSM_STAGING_METERED, password_env: PRSM_STAGING_METERED_PW}}
     protected: true      # default for remote targets
     allow_chaos: false
     nodes: []            # optional node introspection URLs
@@ -40,7 +42,7 @@ BUILTIN = ("local", "docker", "k8s")
 PROFILES = ("reference", "prime-spark", "prsm-platform")
 REMOTE_CAPABILITIES: frozenset[str] = frozenset()
 _KEYS = {"kind", "api_url", "profile", "credentials", "second_user", "admin_user", "protected",
-         "allow_chaos", "nodes",
+         "allow_chaos", "nodes", "rate_limit",
          "openapi_url", "metrics_url", "vocabulary", "features", "control", "ready_timeout_s"}
 
 
@@ -70,6 +72,8 @@ class TargetSpec:
     ready_timeout_s: float = 30.0
     second_user: tuple[str, str] | None = None  # (username_env, password_env)
     admin_user: tuple[str, str] | None = None  # (username_env, password_env)
+    # (per_second, burst, (username_env, password_env) or None for the main user)
+    rate_limit: tuple[float, float, tuple[str, str] | None] | None = None
 
     def second_credentials(self) -> base.Credentials | None:
         """The second user's credentials, or None when the entry names no ``second_user``."""
@@ -82,6 +86,13 @@ class TargetSpec:
         if self.admin_user is None:
             return None
         return self._read_credentials(*self.admin_user)
+
+    def declared_rate_limit(self) -> base.RateLimit | None:
+        """The entry's ``rate_limit``, its user's credentials read; None when it has none."""
+        if self.rate_limit is None:
+            return None
+        per_second, burst, user = self.rate_limit
+        return base.RateLimit(per_second, burst, self._read_credentials(*user) if user else None)
 
     def credentials(self) -> base.Credentials:
         """Credentials read from the environment variables the file names."""
@@ -185,15 +196,39 @@ def _spec(path: Path, name: str, entry: Any) -> TargetSpec:
         ready_timeout_s=_seconds(path, name, entry, "ready_timeout_s", 30.0),
         second_user=_other_user(path, name, entry, "second_user"),
         admin_user=_other_user(path, name, entry, "admin_user"),
+        rate_limit=_rate_limit(path, name, entry.get("rate_limit")),
     )
 
 
-def _other_user(path: Path, name: str, entry: dict[str, Any], key: str
-                ) -> tuple[str, str] | None:
+def _rate_limit(path: Path, name: str, limit: Any
+                ) -> tuple[float, float, tuple[str, str] | None] | None:
+    if limit is None:
+        return None
+    fix = ("give {per_second: N, burst: N, user: {username_env, password_env}} (burst and user "
+           "optional: the rate, the main user)")
+    if not isinstance(limit, dict) or not limit.keys() <= {"per_second", "burst", "user"}:
+        raise _fail(path, name, "rate_limit", fix)
+    rate = limit.get("per_second")
+    if not _number_at_least(rate, 1e-9):
+        raise _fail(path, name, "rate_limit.per_second", f"{rate!r} is not a positive number "
+                    f"of requests per second; {fix}")
+    burst = limit.get("burst", max(1.0, rate))
+    if not _number_at_least(burst, 1):
+        raise _fail(path, name, "rate_limit.burst", f"{burst!r} must be a number >= 1 (the "
+                    "requests served at once)")
+    return float(rate), float(burst), _other_user(path, name, limit, "user", "rate_limit.user")
+
+
+def _number_at_least(value: Any, low: float) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= low
+
+
+def _other_user(path: Path, name: str, entry: dict[str, Any], key: str,
+                shown: str | None = None) -> tuple[str, str] | None:
     creds = entry.get(key)
     if creds is None:
         return None
-    envs = _credential_envs(path, name, creds, key)
+    envs = _credential_envs(path, name, creds, shown or key)
     return envs["username_env"], envs["password_env"]
 
 

@@ -75,6 +75,18 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+def verified_subject(settings: Settings, authorization: str) -> str | None:
+    """The user a request's ``Authorization`` header proves, or None (no or a bad token: the
+    route's own authentication answers that)."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return str(decode_token(settings, token.strip())["sub"])
+    except ApiError:
+        return None
+
+
 def request_claims(request: Request) -> dict[str, Any]:
     """The verified claims of the request's Bearer token (401 when missing or invalid)."""
     header = request.headers.get("authorization", "")

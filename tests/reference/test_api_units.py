@@ -137,3 +137,35 @@ def test_an_admin_unlock_lifts_a_lockout_and_says_whether_there_was_one():
     assert guard.retry_after("eve", now=1.0) > 0
     assert guard.clear("eve", now=1.0) is True
     assert guard.retry_after("eve", now=1.0) == 0 and guard.clear("eve", now=1.0) is False
+
+
+def test_a_user_on_a_plan_has_a_bucket_of_their_own_and_others_are_not_limited():
+    limiter = RateLimit(app=None, per_second=0, user_limits={"meter": (1.0, 2.0)},  # type: ignore[arg-type]
+                        subject=lambda header: header.removeprefix("Bearer ") or None)
+
+    def scope(token: str, client: str = "10.0.0.1") -> dict:
+        return {"headers": [(b"authorization", f"Bearer {token}".encode())],
+                "client": (client, 1)}
+
+    key, limit = limiter._limit(scope("meter"))
+    assert (key, limit) == ("user:meter", (1.0, 2.0))
+    assert limiter._limit(scope("meter", "10.0.0.2"))[0] == key  # per user, not per address
+    assert limiter._limit(scope("plain")) == ("client:10.0.0.1", None)  # no plan, no limit
+    assert [limiter._take(key, 50.0, *limit) for _ in range(3)] == [0, 0, 1.0]
+
+
+@pytest.mark.parametrize(("plans", "fragment"), [
+    ("[1]", "PRSM_REF_PLANS: give"),
+    ('{"m": {"per_second": 0, "users": ["alice"]}}', "PRSM_REF_PLANS.m: give"),
+    ('{"m": {"per_second": 2, "burst": 0.5}}', "PRSM_REF_PLANS.m: give"),
+    ('{"m": {"per_second": 2, "users": ["bob"]}}', "'bob', which is not a user"),
+])
+def test_plan_settings_errors_name_the_plan_and_the_fix(plans, fragment):
+    env = {"PRSM_REF_POSTGRES_DSN": "x", "PRSM_REF_REDIS_URL": "y",
+           "PRSM_REF_JWT_SECRET": "s" * 32, "PRSM_REF_USERS": '{"alice": "h"}',
+           "PRSM_REF_PLANS": plans}
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
+    good = '{"m": {"per_second": 2, "users": ["alice"]}}'
+    assert Settings.from_env({**env, "PRSM_REF_PLANS": good}).user_rate_limits == {
+        "alice": (2.0, 2.0)}

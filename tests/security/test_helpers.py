@@ -93,3 +93,26 @@ def test_only_an_undeclared_400_is_tolerated():
     assert not _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(500)]))
     assert not _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(400),
                                                          ValueError("schema")]))
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date_and_nothing_else():
+    from prsm_validate.security.ratelimit import retry_after_seconds
+
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    for bad in (None, "", "-1", "1.5", "soon", "Wed, 21 Oct 2015 07:28:00"):
+        assert retry_after_seconds(bad) is None, bad
+
+
+def test_a_burst_stops_at_the_first_refusal_or_at_its_bound():
+    from types import SimpleNamespace
+
+    from prsm_validate.security.ratelimit import burst
+
+    statuses = iter([200, 200, 429, 200])
+    seen = burst(lambda: SimpleNamespace(status=next(statuses)), 10, 5.0)
+    assert (seen.served, seen.sent, seen.refused.status) == (2, 3, 429)
+    unlimited = burst(lambda: SimpleNamespace(status=200), 7, 5.0)
+    assert (unlimited.served, unlimited.sent, unlimited.refused) == (7, 7, None)
+    assert unlimited.allowance(2.0, 4.0) == 4.0 + 2.0 * unlimited.elapsed_s

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from prsm_validate.targets import base
 from prsm_validate.targets.config import TargetConfigError, load_targets_file, resolve_target
 
 GOOD = """
@@ -100,3 +102,30 @@ def test_an_admin_user_is_read_from_the_variables_it_names(tmp_path, monkeypatch
     admin = spec.admin_credentials()
     assert admin is not None and (admin.username, admin.password) == ("root", "secret-root")
     assert load_targets_file(_write(tmp_path, GOOD))["staging"].admin_credentials() is None
+
+
+def test_a_rate_limit_is_read_with_its_user(tmp_path, monkeypatch):
+    text = GOOD + ("    rate_limit: {per_second: 5, burst: 10, user: {username_env: PRSM_M_USER, "
+                   "password_env: PRSM_M_PW}}\n")
+    spec = load_targets_file(_write(tmp_path, text))["staging"]
+    monkeypatch.setenv("PRSM_M_USER", "meter")
+    monkeypatch.setenv("PRSM_M_PW", "secret-m")
+    limit = spec.declared_rate_limit()
+    assert limit is not None and (limit.per_second, limit.burst) == (5.0, 10.0)
+    assert limit.credentials is not None and limit.credentials.username == "meter"
+    plain = load_targets_file(_write(tmp_path, GOOD + "    rate_limit: {per_second: 3}\n"))
+    assert plain["staging"].declared_rate_limit() == base.RateLimit(3.0, 3.0, None)
+    assert load_targets_file(_write(tmp_path, GOOD))["staging"].declared_rate_limit() is None
+
+
+@pytest.mark.parametrize(("value", "key"), [
+    ("5", "rate_limit: give"),
+    ("{per_second: 5, window: 1}", "rate_limit: give"),
+    ("{burst: 5}", "rate_limit.per_second: None is not a positive number"),
+    ("{per_second: 0}", "rate_limit.per_second: 0 is not a positive number"),
+    ("{per_second: 2, burst: 0.5}", "rate_limit.burst: 0.5 must be a number >= 1"),
+    ("{per_second: 2, user: {username: a, password: b}}", "rate_limit.user: give"),
+])
+def test_a_malformed_rate_limit_is_refused_naming_the_key_and_the_fix(tmp_path, value, key):
+    with pytest.raises(TargetConfigError, match=rf"targets\.staging\.{re.escape(key)}"):
+        load_targets_file(_write(tmp_path, GOOD + f"    rate_limit: {value}\n"))
