@@ -2,7 +2,8 @@
 ``WWW-Authenticate: Bearer`` challenge (RFC 6750 3), unless the operation is public.
 
 Operations come from the target's OpenAPI document when there is one, else from its API
-profile; an operation is public when the profile maps its method and path with ``auth=False``.
+profile; an operation is public when the profile maps its method and path with ``auth=False``,
+and admin-only when it maps them with ``admin=True``.
 Each call has its own short timeout: a slow or failing route is recorded in the table and the
 sweep goes on.
 """
@@ -24,11 +25,13 @@ _BODY_METHODS = ("POST", "PUT", "PATCH")
 
 @dataclass(frozen=True)
 class Operation:
-    """One method and path template, and whether it needs no authentication."""
+    """One method and path template, whether it needs no authentication and whether only an
+    admin may call it."""
 
     method: str
     path: str
     public: bool
+    admin: bool = False
 
     @property
     def name(self) -> str:
@@ -45,8 +48,9 @@ def _normal(path: str) -> str:
 
 def operations(contract: Any, api_profile: Any) -> list[Operation]:
     """The operations to sweep: the document's (else the profile's), each marked public or
-    not by the profile."""
+    not, and admin-only or not, by the profile."""
     public = {(r.method, _normal(r.path)) for r in api_profile.routes.values() if not r.auth}
+    admin = {(r.method, _normal(r.path)) for r in api_profile.routes.values() if r.admin}
     pairs: list[tuple[str, str]]
     if contract is not None:
         pairs = [(m.upper(), p) for p, item in (contract.document.get("paths") or {}).items()
@@ -56,7 +60,8 @@ def operations(contract: Any, api_profile: Any) -> list[Operation]:
     else:
         pairs = [(r.method, r.path) for r in api_profile.routes.values()
                  if r.path.startswith("/")]
-    return sorted({Operation(m, p, (m, _normal(p)) in public) for m, p in pairs},
+    return sorted({Operation(m, p, (m, _normal(p)) in public, (m, _normal(p)) in admin)
+                   for m, p in pairs},
                   key=lambda o: (o.path, o.method))
 
 

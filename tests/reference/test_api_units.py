@@ -169,3 +169,21 @@ def test_plan_settings_errors_name_the_plan_and_the_fix(plans, fragment):
     good = '{"m": {"per_second": 2, "users": ["alice"]}}'
     assert Settings.from_env({**env, "PRSM_REF_PLANS": good}).user_rate_limits == {
         "alice": (2.0, 2.0)}
+
+
+def test_the_document_declares_403_with_the_error_body_where_a_route_can_refuse_one():
+    from reference_system.api import admin, ftns, routes
+    from reference_system.api.app import create_app
+    from reference_system.api.auth import current_admin
+
+    app = create_app(_settings())
+    paths = app.openapi()["paths"]
+    can_refuse = {("POST", "/api/v1/ftns/transfer")}  # a source account not the caller's
+    for route in (r for module in (admin, ftns, routes) for r in module.router.routes):
+        if any(d.call is current_admin for d in route.dependant.dependencies):
+            can_refuse |= {(m, route.path) for m in route.methods}
+    assert {p for _, p in can_refuse} >= {"/api/admin/users", "/api/admin/lockouts/clear"}
+    for method, path in can_refuse:
+        refusal = paths[path][method.lower()]["responses"].get("403")
+        assert refusal is not None, (method, path)
+        assert refusal["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")

@@ -4,6 +4,7 @@ operations, the secrets canary."""
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import jwt
 
@@ -116,3 +117,11 @@ def test_a_burst_stops_at_the_first_refusal_or_at_its_bound():
     unlimited = burst(lambda: SimpleNamespace(status=200), 7, 5.0)
     assert (unlimited.served, unlimited.sent, unlimited.refused) == (7, 7, None)
     assert unlimited.allowance(2.0, 4.0) == 4.0 + 2.0 * unlimited.elapsed_s
+
+
+def test_the_profile_marks_admin_only_operations_in_the_document():
+    document = {"paths": {"/api/admin/users": {"get": {}}, "/api/auth/me": {"get": {}}}}
+    ops = {op.name: op for op in sweep.operations(SimpleNamespace(document=document),
+                                                  PROFILES["reference"])}
+    assert ops["GET /api/admin/users"].admin and not ops["GET /api/admin/users"].public
+    assert not ops["GET /api/auth/me"].admin
