@@ -142,6 +142,8 @@ class Profile:
     routes: Mapping[str, Route]
     features: frozenset[str] = frozenset()
     vocabulary: Vocabulary = field(default_factory=lambda: Vocabulary(_REFERENCE_STATUS))
+    # (method, path) pairs a targets-file entry declares public besides the auth=False routes
+    public_routes: frozenset[tuple[str, str]] = frozenset()
 
     def route(self, operation: str) -> Route:
         """The route of ``operation``; :class:`OperationUnsupported` if the profile lacks it."""
@@ -153,6 +155,12 @@ class Profile:
     def supports(self, operation: str) -> bool:
         """True when the profile maps ``operation``."""
         return operation in self.routes
+
+    def public(self) -> set[tuple[str, str]]:
+        """Every (method, path template) that needs no token: the profile's ``auth=False``
+        routes and those its targets-file entry declares in ``public_routes``."""
+        return {(r.method, r.path) for r in self.routes.values() if not r.auth} | set(
+            self.public_routes)
 
     def admin_operations(self) -> list[str]:
         """The operations only an admin may call, by name."""

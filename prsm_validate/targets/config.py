@@ -18,6 +18,7 @@ targets:
     metrics_url: /metrics        # default; Prometheus text exposition
     vocabulary: {task_status: {done: succeeded}, priority: {low: low, high: high}}
     features: []                 # the profile's reference-only features this one has
+    public_routes: ["GET /api/v1/status"]   # needs no token, besides the profile's own
     control: {kind: docker, components: {api: staging-api-1}}   # faults (both opt-ins)
 ```
 
@@ -28,7 +29,7 @@ turns it into ``pytest.UsageError``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -42,7 +43,7 @@ BUILTIN = ("local", "docker", "k8s")
 PROFILES = ("reference", "prime-spark", "prsm-platform")
 REMOTE_CAPABILITIES: frozenset[str] = frozenset()
 _KEYS = {"kind", "api_url", "profile", "credentials", "second_user", "admin_user", "protected",
-         "allow_chaos", "nodes", "rate_limit",
+         "allow_chaos", "nodes", "rate_limit", "public_routes",
          "openapi_url", "metrics_url", "vocabulary", "features", "control", "ready_timeout_s"}
 
 
@@ -267,7 +268,28 @@ def _api_profile(path: Path, name: str, profile: str, entry: dict[str, Any]) -> 
     except VocabularyError as exc:
         key, _, problem = str(exc).partition(": ")
         raise _fail(path, name, key, problem) from None
-    return api.with_metrics_url(entry.get("metrics_url"))
+    public = _public_routes(path, name, entry.get("public_routes", []))
+    return replace(api.with_metrics_url(entry.get("metrics_url")), public_routes=public)
+
+
+_ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _public_routes(path: Path, name: str, routes: Any) -> frozenset[tuple[str, str]]:
+    """``["GET /health", ...]``: the routes that need no token, besides the profile's."""
+    fix = ('give a list of "METHOD /path" strings, e.g. ["GET /health", '
+           '"GET /api/v1/items/{id}"]')
+    if not isinstance(routes, list):
+        raise _fail(path, name, "public_routes", fix)
+    found = set()
+    for index, route in enumerate(routes):
+        method, _, route_path = str(route).strip().partition(" ")
+        if not isinstance(route, str) or method not in _ROUTE_METHODS or not (
+                route_path.startswith("/") and " " not in route_path):
+            raise _fail(path, name, f"public_routes[{index}]", f"{route!r} is not "
+                        f"\"METHOD /path\" (METHOD one of {', '.join(_ROUTE_METHODS)}); {fix}")
+        found.add((method, route_path))
+    return frozenset(found)
 
 
 def _control(path: Path, name: str, control: Any) -> Any:

@@ -125,3 +125,16 @@ def test_the_profile_marks_admin_only_operations_in_the_document():
                                                   PROFILES["reference"])}
     assert ops["GET /api/admin/users"].admin and not ops["GET /api/admin/users"].public
     assert not ops["GET /api/auth/me"].admin
+
+
+def test_a_document_waiving_auth_does_not_make_an_operation_public():
+    document = {"paths": {"/api/open": {"get": {"security": []}},
+                          "/health": {"get": {"security": []}}}}
+    ops = {op.name: op for op in sweep.operations(SimpleNamespace(document=document),
+                                                  PROFILES["prime-spark"])}
+    waived = ops["GET /api/open"]
+    assert waived.waived and not waived.public  # still swept
+    assert ops["GET /health"].public  # the profile's own public route
+    assert "list it in the target's public_routes" in sweep.judge_operation(waived, 200, None)
+    assert "public_routes" not in sweep.judge_operation(waived, 403, None)
+    assert sweep.judge_operation(waived, 401, "Bearer") is None

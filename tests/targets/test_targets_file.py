@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import types
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,30 @@ def test_a_rate_limit_is_read_with_its_user(tmp_path, monkeypatch):
 def test_a_malformed_rate_limit_is_refused_naming_the_key_and_the_fix(tmp_path, value, key):
     with pytest.raises(TargetConfigError, match=rf"targets\.staging\.{re.escape(key)}"):
         load_targets_file(_write(tmp_path, GOOD + f"    rate_limit: {value}\n"))
+
+
+def test_public_routes_are_added_to_the_profile_and_the_sweep_skips_them(tmp_path):
+    from prsm_validate.security import sweep
+
+    text = GOOD + '    public_routes: ["GET /api/v1/status", "GET /api/items/{item_id}"]\n'
+    api = load_targets_file(_write(tmp_path, text))["staging"].api_profile
+    assert {("GET", "/api/v1/status"), ("GET", "/health")} <= api.public()
+    document = {"paths": {"/api/v1/status": {"get": {}}, "/api/items/{id}": {"get": {}},
+                          "/api/auth/me": {"get": {}}}}
+    ops = {o.name: o for o in sweep.operations(types.SimpleNamespace(document=document), api)}
+    assert ops["GET /api/v1/status"].public and ops["GET /api/items/{id}"].public
+    assert not ops["GET /api/auth/me"].public
+    plain = load_targets_file(_write(tmp_path, GOOD))["staging"].api_profile
+    assert ("GET", "/api/v1/status") not in plain.public()
+
+
+@pytest.mark.parametrize(("value", "key"), [
+    ('"GET /health"', "public_routes: give a list"),
+    ("[5]", "public_routes[0]: 5 is not"),
+    ('["GET /a", "FETCH /b"]', "public_routes[1]: 'FETCH /b' is not"),
+    ('["GET"]', "public_routes[0]: 'GET' is not"),
+    ('["GET /a b"]', "public_routes[0]: 'GET /a b' is not"),
+])
+def test_a_malformed_public_route_names_its_index_and_the_fix(tmp_path, value, key):
+    with pytest.raises(TargetConfigError, match=rf"targets\.staging\.{re.escape(key)}.*e\.g\."):
+        load_targets_file(_write(tmp_path, GOOD + f"    public_routes: {value}\n"))
