@@ -109,10 +109,12 @@ def test_a_plain_user_is_refused_every_admin_only_operation(prsm_api, prsm_clien
                                     f"{problem}")
 
 
-def test_the_admin_user_is_served_every_admin_only_operation(prsm_api, prsm_admin_api,
-                                                             prsm_client, prsm_deployment):
-    for call in _calls(prsm_api, prsm_client, prsm_deployment.credentials.username):
-        response = _send(prsm_admin_api, call).expect()
+def test_the_admin_user_is_served_every_admin_only_operation(prsm_api, prsm_client,
+                                                             prsm_deployment, request):
+    calls = _calls(prsm_api, prsm_client, prsm_deployment.credentials.username)
+    admin = request.getfixturevalue("prsm_admin_api")  # after: no admin operation, no admin
+    for call in calls:
+        response = _send(admin, call).expect()
         problem = call.applied(response)
         if problem:
             raise ContractViolation(f"admin's {call.operation} did not take effect: {problem}")
