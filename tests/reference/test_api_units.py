@@ -114,15 +114,17 @@ def test_only_configured_admins_get_the_admin_role_claim():
     assert roles == {"alice": "user", "root": "admin"}
 
 
+_BASE_ENV = {"PRSM_REF_POSTGRES_DSN": "x", "PRSM_REF_REDIS_URL": "y",
+             "PRSM_REF_JWT_SECRET": "s" * 32}
+
+
 @pytest.mark.parametrize(("admins", "fragment"), [
     ("not json", "PRSM_REF_ADMINS is not valid JSON"),
     ('{"root": true}', "JSON list of usernames"),
     ('["nobody"]', "'nobody', which is not a user"),
 ])
 def test_admin_settings_errors_name_the_variable_and_the_fix(admins, fragment):
-    env = {"PRSM_REF_POSTGRES_DSN": "x", "PRSM_REF_REDIS_URL": "y",
-           "PRSM_REF_JWT_SECRET": "s" * 32, "PRSM_REF_USERS": '{"root": "h"}',
-           "PRSM_REF_ADMINS": admins}
+    env = {**_BASE_ENV, "PRSM_REF_USERS": '{"root": "h"}', "PRSM_REF_ADMINS": admins}
     with pytest.raises(SettingsError, match=fragment):
         Settings.from_env(env)
     assert Settings.from_env({**env, "PRSM_REF_ADMINS": '["root"]'}).admins == {"root"}
@@ -161,9 +163,7 @@ def test_a_user_on_a_plan_has_a_bucket_of_their_own_and_others_are_not_limited()
     ('{"m": {"per_second": 2, "users": ["bob"]}}', "'bob', which is not a user"),
 ])
 def test_plan_settings_errors_name_the_plan_and_the_fix(plans, fragment):
-    env = {"PRSM_REF_POSTGRES_DSN": "x", "PRSM_REF_REDIS_URL": "y",
-           "PRSM_REF_JWT_SECRET": "s" * 32, "PRSM_REF_USERS": '{"alice": "h"}',
-           "PRSM_REF_PLANS": plans}
+    env = {**_BASE_ENV, "PRSM_REF_USERS": '{"alice": "h"}', "PRSM_REF_PLANS": plans}
     with pytest.raises(SettingsError, match=fragment):
         Settings.from_env(env)
     good = '{"m": {"per_second": 2, "users": ["alice"]}}'

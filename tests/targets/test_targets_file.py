@@ -75,17 +75,19 @@ def test_missing_credential_variables_are_named(tmp_path, monkeypatch):
     assert "s3cret-value" not in str(excinfo.value)
 
 
-def test_a_second_user_is_read_from_the_variables_it_names(tmp_path, monkeypatch):
-    text = GOOD + "    second_user: {username_env: PRSM_B_USER, password_env: PRSM_B_PASSWORD}\n"
+@pytest.mark.parametrize(("key", "read"), [("second_user", "second_credentials"),
+                                           ("admin_user", "admin_credentials")])
+def test_another_user_is_read_from_the_variables_it_names(tmp_path, monkeypatch, key, read):
+    text = GOOD + f"    {key}: {{username_env: PRSM_B_USER, password_env: PRSM_B_PASSWORD}}\n"
     spec = load_targets_file(_write(tmp_path, text))["staging"]
     monkeypatch.setenv("PRSM_B_USER", "bee")
     monkeypatch.setenv("PRSM_B_PASSWORD", "secret-b")
-    second = spec.second_credentials()
-    assert second is not None and (second.username, second.password) == ("bee", "secret-b")
-    assert load_targets_file(_write(tmp_path, GOOD))["staging"].second_credentials() is None
+    other = getattr(spec, read)()
+    assert other is not None and (other.username, other.password) == ("bee", "secret-b")
+    assert getattr(load_targets_file(_write(tmp_path, GOOD))["staging"], read)() is None
     monkeypatch.delenv("PRSM_B_PASSWORD")
     with pytest.raises(TargetConfigError, match="PRSM_B_PASSWORD"):
-        spec.second_credentials()
+        getattr(spec, read)()
 
 
 @pytest.mark.parametrize("key", ["second_user", "admin_user"])
@@ -93,16 +95,6 @@ def test_another_user_with_values_instead_of_variable_names_is_refused(tmp_path,
     text = GOOD + f"    {key}: {{username: bee, password: pw}}\n"
     with pytest.raises(TargetConfigError, match=rf"targets\.staging\.{key}: give"):
         load_targets_file(_write(tmp_path, text))
-
-
-def test_an_admin_user_is_read_from_the_variables_it_names(tmp_path, monkeypatch):
-    text = GOOD + "    admin_user: {username_env: PRSM_ADM_USER, password_env: PRSM_ADM_PW}\n"
-    spec = load_targets_file(_write(tmp_path, text))["staging"]
-    monkeypatch.setenv("PRSM_ADM_USER", "root")
-    monkeypatch.setenv("PRSM_ADM_PW", "secret-root")
-    admin = spec.admin_credentials()
-    assert admin is not None and (admin.username, admin.password) == ("root", "secret-root")
-    assert load_targets_file(_write(tmp_path, GOOD))["staging"].admin_credentials() is None
 
 
 def test_a_rate_limit_is_read_with_its_user(tmp_path, monkeypatch):
