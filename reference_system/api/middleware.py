@@ -138,8 +138,9 @@ class RateLimit:
         self.buckets: dict[str, tuple[float, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key, limit = self._limit(scope) if scope["type"] == "http" else ("", None)
-        if limit is None or scope["path"] in ("/health", "/metrics"):
+        exempt = scope["type"] != "http" or scope["path"] in ("/health", "/metrics")
+        key, limit = ("", None) if exempt else self._limit(scope)
+        if limit is None:
             await self.app(scope, receive, send)
             return
         wait = self._take(key, time.monotonic(), *limit)
