@@ -83,6 +83,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "bad_tokens": ("prsm_validate.security.tokens", "bad_tokens"),
     "auth_sweep": ("prsm_validate.security.sweep", None),
     "find_secrets": ("prsm_validate.security.canary", "find_secrets"),
+    "rate_burst": ("prsm_validate.security.ratelimit", "burst"),
+    "retry_after_seconds": ("prsm_validate.security.ratelimit", "retry_after_seconds"),
     "fuzz_openapi": ("prsm_validate.security.fuzz", "fuzz"),
     "fuzz_severity": ("prsm_validate.security.fuzz", "severity"),
     "excerpt": ("prsm_validate.errors", "excerpt"),

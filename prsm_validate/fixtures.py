@@ -193,6 +193,18 @@ def prsm_second_api(prsm_deployment: Deployment, prsm_client: Callable[..., ApiC
 
 
 @pytest.fixture
+def prsm_admin_api(prsm_deployment: Deployment, prsm_client: Callable[..., ApiClient]
+                   ) -> ApiClient:
+    """A client logged in as the target's admin user; skips with the reason when the target
+    has none (a remote entry's ``admin_user``)."""
+    if prsm_deployment.admin_credentials is None:
+        pytest.skip(prsm_deployment.admin_user_note)
+    client = prsm_client()
+    _login(client, prsm_deployment, prsm_deployment.admin_credentials)
+    return client
+
+
+@pytest.fixture
 def prsm_control(prsm_deployment: Deployment) -> ProcessControl:
     """Process control of the target's components (kill, pause, resume, restart)."""
     if prsm_deployment.control is None:

@@ -10,6 +10,7 @@ import pytest
 from prsm_validate import hookspecs
 from prsm_validate.fixtures import (  # noqa: F401  (fixtures are found by name)
     nemesis,
+    prsm_admin_api,
     prsm_api,
     prsm_client,
     prsm_cluster,

@@ -28,6 +28,7 @@ class Settings:
     redis_url: str
     jwt_secret: str = field(repr=False)
     users: Mapping[str, str] = field(repr=False)
+    admins: frozenset[str] = frozenset()  # users whose tokens carry the admin role
     host: str = "127.0.0.1"
     port: int = 8000
     nats_url: str | None = None
@@ -36,7 +37,9 @@ class Settings:
     jwt_ttl_s: int = 900
     l1_capacity: int = 1024
     max_body_bytes: int = 1 << 20
-    rate_limit_per_s: float = 0.0
+    rate_limit_per_s: float = 0.0  # per client address; 0: none
+    # per user, for the users on a plan (PRSM_REF_PLANS): username -> (per second, burst)
+    user_rate_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     ollama_url: str | None = None
     consensus_config: str | None = None
     consensus_client_keys: str | None = None
@@ -55,7 +58,8 @@ class Settings:
             postgres_dsn=_required(env, "POSTGRES_DSN"),
             redis_url=_required(env, "REDIS_URL"),
             jwt_secret=_secret(env),
-            users=_users(env),
+            users=(users := _users(env)),
+            admins=_admins(env, users),
             host=env.get(PREFIX + "HOST", "127.0.0.1"),
             port=_number(env, "PORT", 8000, int),
             nats_url=env.get(PREFIX + "NATS_URL") or None,
@@ -65,6 +69,7 @@ class Settings:
             l1_capacity=_number(env, "L1_CAPACITY", 1024, int),
             max_body_bytes=_number(env, "MAX_BODY_BYTES", 1 << 20, int),
             rate_limit_per_s=_number(env, "RATE_LIMIT_PER_S", 0.0, float),
+            user_rate_limits=_plans(env, users),
             ollama_url=env.get(PREFIX + "OLLAMA_URL") or None,
             consensus_config=env.get(PREFIX + "CONSENSUS_CONFIG") or None,
             consensus_client_keys=env.get(PREFIX + "CONSENSUS_CLIENT_KEYS") or None,
@@ -111,6 +116,61 @@ def _secret(env: Mapping[str, str]) -> str:
             f"{PREFIX}JWT_SECRET (or {PREFIX}JWT_SECRET_FILE) must hold at least 32 characters"
         )
     return secret
+
+
+_PLAN_FIX = ('give {"plan": {"per_second": 2, "burst": 4, "users": ["name", ...]}}: a '
+             'positive rate, a burst of at least 1 (default: the rate), configured users')
+
+
+def _plans(env: Mapping[str, str], users: Mapping[str, str]
+           ) -> dict[str, tuple[float, float]]:
+    """Per-user rate limits from PRSM_REF_PLANS: each plan's rate and burst for its users."""
+    raw = env.get(PREFIX + "PLANS") or "{}"
+    try:
+        plans = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{PREFIX}PLANS is not valid JSON: {exc.msg}") from None
+    if not isinstance(plans, dict):
+        raise SettingsError(f"{PREFIX}PLANS: {_PLAN_FIX}")
+    limits: dict[str, tuple[float, float]] = {}
+    for name, plan in plans.items():
+        rate, burst, members = _plan(name, plan, users)
+        limits.update(dict.fromkeys(members, (rate, burst)))
+    return limits
+
+
+def _plan(name: str, plan: object, users: Mapping[str, str]
+          ) -> tuple[float, float, list[str]]:
+    def number(value: object) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+    if not isinstance(plan, dict) or set(plan) - {"per_second", "burst", "users"}:
+        raise SettingsError(f"{PREFIX}PLANS.{name}: {_PLAN_FIX}")
+    rate, burst = plan.get("per_second"), plan.get("burst", plan.get("per_second"))
+    members = plan.get("users", [])
+    if not number(rate) or not number(burst) or burst < 1 or not isinstance(members, list):
+        raise SettingsError(f"{PREFIX}PLANS.{name}: {_PLAN_FIX}")
+    unknown = sorted(set(map(str, members)) - set(users))
+    if unknown:
+        raise SettingsError(f"{PREFIX}PLANS.{name} names {unknown[0]!r}, which is not a user "
+                            f"in {PREFIX}USERS: add the user or remove the name")
+    return float(rate), float(burst), [str(m) for m in members]
+
+
+def _admins(env: Mapping[str, str], users: Mapping[str, str]) -> frozenset[str]:
+    """The admin users, a JSON list in PRSM_REF_ADMINS; each must be a configured user."""
+    raw = env.get(PREFIX + "ADMINS") or "[]"
+    try:
+        admins = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{PREFIX}ADMINS is not valid JSON: {exc.msg}") from None
+    if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
+        raise SettingsError(f'{PREFIX}ADMINS must be a JSON list of usernames, e.g. ["ops"]')
+    unknown = sorted(set(admins) - set(users))
+    if unknown:
+        raise SettingsError(f"{PREFIX}ADMINS names {unknown[0]!r}, which is not a user in "
+                            f"{PREFIX}USERS: add the user or remove the name")
+    return frozenset(admins)
 
 
 def _users(env: Mapping[str, str]) -> dict[str, str]:

@@ -19,11 +19,13 @@ __all__ = ["FEATURES", "PROFILES", "OperationUnsupported", "Profile", "Route", "
 
 @dataclass(frozen=True)
 class Route:
-    """One operation's HTTP method and path template (``{name}`` placeholders)."""
+    """One operation's HTTP method and path template (``{name}`` placeholders); ``auth``:
+    it needs a token; ``admin``: only a user with the admin role may call it (OWASP API5)."""
 
     method: str
     path: str
     auth: bool = True
+    admin: bool = False
 
 
 # Features: reference-only expectations, named so scenarios can require them.
@@ -118,6 +120,8 @@ _REFERENCE = {
     "balance": Route("GET", "/api/v1/ftns/balance/{account}"),
     "inference": Route("POST", "/api/inference"),
     "telemetry": Route("GET", "/api/telemetry/{device}"),
+    "list_users": Route("GET", "/api/admin/users", admin=True),
+    "unlock_login": Route("POST", "/api/admin/lockouts/clear", admin=True),
 }
 
 _PRSM_PLATFORM = {
@@ -138,6 +142,8 @@ class Profile:
     routes: Mapping[str, Route]
     features: frozenset[str] = frozenset()
     vocabulary: Vocabulary = field(default_factory=lambda: Vocabulary(_REFERENCE_STATUS))
+    # (method, path) pairs a targets-file entry declares public besides the auth=False routes
+    public_routes: frozenset[tuple[str, str]] = frozenset()
 
     def route(self, operation: str) -> Route:
         """The route of ``operation``; :class:`OperationUnsupported` if the profile lacks it."""
@@ -149,6 +155,16 @@ class Profile:
     def supports(self, operation: str) -> bool:
         """True when the profile maps ``operation``."""
         return operation in self.routes
+
+    def public(self) -> set[tuple[str, str]]:
+        """Every (method, path template) that needs no token: the profile's ``auth=False``
+        routes and those its targets-file entry declares in ``public_routes``."""
+        return {(r.method, r.path) for r in self.routes.values() if not r.auth} | set(
+            self.public_routes)
+
+    def admin_operations(self) -> list[str]:
+        """The operations only an admin may call, by name."""
+        return sorted(name for name, r in self.routes.items() if r.admin)
 
     def with_metrics_url(self, url: str | None) -> Profile:
         """This profile with ``metrics`` read from ``url`` (absolute, or a path)."""

@@ -2,7 +2,10 @@
 ``WWW-Authenticate: Bearer`` challenge (RFC 6750 3), unless the operation is public.
 
 Operations come from the target's OpenAPI document when there is one, else from its API
-profile; an operation is public when the profile maps its method and path with ``auth=False``.
+profile; an operation is public only when the profile maps its method and path with
+``auth=False`` or the target's entry lists it in ``public_routes`` (never because the document
+says ``security: []``: a refusal the document waives is still checked, and its failure says
+where to declare the route public); admin-only when the profile maps it with ``admin=True``.
 Each call has its own short timeout: a slow or failing route is recorded in the table and the
 sweep goes on.
 """
@@ -20,15 +23,19 @@ from prsm_validate.security.tokens import VARIANTS
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"  # a UUID: valid for any path parameter
 _PARAM = re.compile(r"\{([^}:]*)(:[^}]*)?\}")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
+_METHODS = ("GET", *_BODY_METHODS, "DELETE")
 
 
 @dataclass(frozen=True)
 class Operation:
-    """One method and path template, and whether it needs no authentication."""
+    """One method and path template, whether it needs no authentication and whether only an
+    admin may call it."""
 
     method: str
     path: str
     public: bool
+    admin: bool = False
+    waived: bool = False  # the document says ``security: []`` (not public for the sweep)
 
     @property
     def name(self) -> str:
@@ -45,19 +52,20 @@ def _normal(path: str) -> str:
 
 def operations(contract: Any, api_profile: Any) -> list[Operation]:
     """The operations to sweep: the document's (else the profile's), each marked public or
-    not by the profile."""
-    public = {(r.method, _normal(r.path)) for r in api_profile.routes.values() if not r.auth}
-    pairs: list[tuple[str, str]]
+    not, and admin-only or not, by the profile."""
+    public = {(m, _normal(p)) for m, p in api_profile.public()}
+    admin = {(r.method, _normal(r.path)) for r in api_profile.routes.values() if r.admin}
+    found: dict[tuple[str, str], bool] = {}  # (method, path) -> the document waives its auth
     if contract is not None:
-        pairs = [(m.upper(), p) for p, item in (contract.document.get("paths") or {}).items()
-                 for m, op in (item or {}).items()
-                 if isinstance(op, dict) and m.upper() in ("GET", "POST", "PUT", "PATCH",
-                                                           "DELETE")]
+        for path, item in (contract.document.get("paths") or {}).items():
+            for method, op in (item or {}).items():
+                if isinstance(op, dict) and method.upper() in _METHODS:
+                    found[(method.upper(), path)] = op.get("security") == []
     else:
-        pairs = [(r.method, r.path) for r in api_profile.routes.values()
-                 if r.path.startswith("/")]
-    return sorted({Operation(m, p, (m, _normal(p)) in public) for m, p in pairs},
-                  key=lambda o: (o.path, o.method))
+        found = {(r.method, r.path): False for r in api_profile.routes.values()
+                 if r.path.startswith("/")}
+    return sorted((Operation(m, p, (m, _normal(p)) in public, (m, _normal(p)) in admin, waived)
+                   for (m, p), waived in found.items()), key=lambda o: (o.path, o.method))
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,17 @@ def _call(http: httpx.Client, op: Operation, variant: str, token: str | None,
         return Cell(op.name, variant, None, f"no answer within {timeout_s:g} s "
                                              f"({type(exc).__name__})")
     return Cell(op.name, variant, raw.status_code,
-                judge(raw.status_code, raw.headers.get("www-authenticate")))
+                judge_operation(op, raw.status_code, raw.headers.get("www-authenticate")))
+
+
+def judge_operation(op: Operation, status: int, challenge: str | None) -> str | None:
+    """:func:`judge`, saying where to declare the route public when the document waived its
+    authentication (``security: []``) and it served the call."""
+    problem = judge(status, challenge)
+    if problem and op.waived and status < 400:
+        problem += (" (the OpenAPI document says security: [] for it; if it is meant to be "
+                    "public, list it in the target's public_routes)")
+    return problem
 
 
 def table(cells: list[Cell]) -> dict[str, dict[str, str]]:

@@ -32,6 +32,17 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """A declared request rate limit (OWASP API4): ``per_second`` sustained and ``burst`` at
+    once, for the requests of ``credentials``' user (None: the target's main user), answered
+    429 with Retry-After beyond it."""
+
+    per_second: float
+    burst: float
+    credentials: Credentials | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class NodeEndpoint:
     """One consensus node's introspection address."""
 
@@ -146,6 +157,11 @@ class Deployment:
     # a second plain user (two-user authorization scenarios), or None with the reason
     second_credentials: Credentials | None = field(default=None, repr=False)
     second_user_note: str = "the target declares no second user"
+    # a user with the admin role (the admin-only operations' positive check), or None
+    admin_credentials: Credentials | None = field(default=None, repr=False)
+    admin_user_note: str = "the target declares no admin user"
+    rate_limit: RateLimit | None = None  # a user's plan limit, or None with the reason
+    rate_limit_note: str = "the target declares no rate limit"
     # secrets the harness knows besides the credentials (the JWT signing key), for the canary
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
 

@@ -8,6 +8,9 @@ targets:
     profile: prime-spark
     credentials: {username_env: PRSM_STAGING_USER, password_env: PRSM_STAGING_PASSWORD}
     second_user: {username_env: PRSM_STAGING_USER_B, password_env: PRSM_STAGING_PASSWORD_B}
+    admin_user: {username_env: PRSM_STAGING_ADMIN, password_env: PRSM_STAGING_ADMIN_PASSWORD}
+    rate_limit: {per_second: 5, burst: 10,   # a plan's limit (429 + Retry-After beyond it);
+                 user: {username_env: PRSM_STAGING_METERED, password_env: PRSM_STAGING_METERED_PW}}
     protected: true      # default for remote targets
     allow_chaos: false
     nodes: []            # optional node introspection URLs
@@ -15,6 +18,7 @@ targets:
     metrics_url: /metrics        # default; Prometheus text exposition
     vocabulary: {task_status: {done: succeeded}, priority: {low: low, high: high}}
     features: []                 # the profile's reference-only features this one has
+    public_routes: ["GET /api/v1/status"]   # needs no token, besides the profile's own
     control: {kind: docker, components: {api: staging-api-1}}   # faults (both opt-ins)
 ```
 
@@ -25,7 +29,7 @@ turns it into ``pytest.UsageError``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -38,8 +42,8 @@ from prsm_validate.targets import base
 BUILTIN = ("local", "docker", "k8s")
 PROFILES = ("reference", "prime-spark", "prsm-platform")
 REMOTE_CAPABILITIES: frozenset[str] = frozenset()
-_KEYS = {"kind", "api_url", "profile", "credentials", "second_user", "protected", "allow_chaos",
-         "nodes",
+_KEYS = {"kind", "api_url", "profile", "credentials", "second_user", "admin_user", "protected",
+         "allow_chaos", "nodes", "rate_limit", "public_routes",
          "openapi_url", "metrics_url", "vocabulary", "features", "control", "ready_timeout_s"}
 
 
@@ -68,12 +72,28 @@ class TargetSpec:
     control: Any = None  # a ControlSpec (prsm_validate.targets.control)
     ready_timeout_s: float = 30.0
     second_user: tuple[str, str] | None = None  # (username_env, password_env)
+    admin_user: tuple[str, str] | None = None  # (username_env, password_env)
+    # (per_second, burst, (username_env, password_env) or None for the main user)
+    rate_limit: tuple[float, float, tuple[str, str] | None] | None = None
 
     def second_credentials(self) -> base.Credentials | None:
         """The second user's credentials, or None when the entry names no ``second_user``."""
         if self.second_user is None:
             return None
         return self._read_credentials(*self.second_user)
+
+    def admin_credentials(self) -> base.Credentials | None:
+        """The admin user's credentials, or None when the entry names no ``admin_user``."""
+        if self.admin_user is None:
+            return None
+        return self._read_credentials(*self.admin_user)
+
+    def declared_rate_limit(self) -> base.RateLimit | None:
+        """The entry's ``rate_limit``, its user's credentials read; None when it has none."""
+        if self.rate_limit is None:
+            return None
+        per_second, burst, user = self.rate_limit
+        return base.RateLimit(per_second, burst, self._read_credentials(*user) if user else None)
 
     def credentials(self) -> base.Credentials:
         """Credentials read from the environment variables the file names."""
@@ -175,14 +195,41 @@ def _spec(path: Path, name: str, entry: Any) -> TargetSpec:
         metrics_url=_url_or_path(path, name, entry, "metrics_url"),
         api_profile=_api_profile(path, name, profile, entry), control=control,
         ready_timeout_s=_seconds(path, name, entry, "ready_timeout_s", 30.0),
-        second_user=_second_user(path, name, entry.get("second_user")),
+        second_user=_other_user(path, name, entry, "second_user"),
+        admin_user=_other_user(path, name, entry, "admin_user"),
+        rate_limit=_rate_limit(path, name, entry.get("rate_limit")),
     )
 
 
-def _second_user(path: Path, name: str, creds: Any) -> tuple[str, str] | None:
+def _rate_limit(path: Path, name: str, limit: Any
+                ) -> tuple[float, float, tuple[str, str] | None] | None:
+    if limit is None:
+        return None
+    fix = ("give {per_second: N, burst: N, user: {username_env, password_env}} (burst and user "
+           "optional: the rate, the main user)")
+    if not isinstance(limit, dict) or not limit.keys() <= {"per_second", "burst", "user"}:
+        raise _fail(path, name, "rate_limit", fix)
+    rate = limit.get("per_second")
+    if not _number_at_least(rate, 1e-9):
+        raise _fail(path, name, "rate_limit.per_second", f"{rate!r} is not a positive number "
+                    f"of requests per second; {fix}")
+    burst = limit.get("burst", max(1.0, rate))
+    if not _number_at_least(burst, 1):
+        raise _fail(path, name, "rate_limit.burst", f"{burst!r} must be a number >= 1 (the "
+                    "requests served at once)")
+    return float(rate), float(burst), _other_user(path, name, limit, "user", "rate_limit.user")
+
+
+def _number_at_least(value: Any, low: float) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= low
+
+
+def _other_user(path: Path, name: str, entry: dict[str, Any], key: str,
+                shown: str | None = None) -> tuple[str, str] | None:
+    creds = entry.get(key)
     if creds is None:
         return None
-    envs = _credential_envs(path, name, creds, "second_user")
+    envs = _credential_envs(path, name, creds, shown or key)
     return envs["username_env"], envs["password_env"]
 
 
@@ -221,7 +268,28 @@ def _api_profile(path: Path, name: str, profile: str, entry: dict[str, Any]) -> 
     except VocabularyError as exc:
         key, _, problem = str(exc).partition(": ")
         raise _fail(path, name, key, problem) from None
-    return api.with_metrics_url(entry.get("metrics_url"))
+    public = _public_routes(path, name, entry.get("public_routes", []))
+    return replace(api.with_metrics_url(entry.get("metrics_url")), public_routes=public)
+
+
+_ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _public_routes(path: Path, name: str, routes: Any) -> frozenset[tuple[str, str]]:
+    """``["GET /health", ...]``: the routes that need no token, besides the profile's."""
+    fix = ('give a list of "METHOD /path" strings, e.g. ["GET /health", '
+           '"GET /api/v1/items/{id}"]')
+    if not isinstance(routes, list):
+        raise _fail(path, name, "public_routes", fix)
+    found = set()
+    for index, route in enumerate(routes):
+        method, _, route_path = str(route).strip().partition(" ")
+        if not isinstance(route, str) or method not in _ROUTE_METHODS or not (
+                route_path.startswith("/") and " " not in route_path):
+            raise _fail(path, name, f"public_routes[{index}]", f"{route!r} is not "
+                        f"\"METHOD /path\" (METHOD one of {', '.join(_ROUTE_METHODS)}); {fix}")
+        found.add((method, route_path))
+    return frozenset(found)
 
 
 def _control(path: Path, name: str, control: Any) -> Any:

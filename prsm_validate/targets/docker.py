@@ -7,7 +7,6 @@ are chosen up front and bound on 127.0.0.1 so they survive a kill and start of a
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -23,11 +22,10 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 from prsm_validate.targets import base, probes
 from prsm_validate.targets.cluster import ClusterLayout, ClusterNetwork, build_cluster, node_name
 from prsm_validate.targets.processes import Reaper, StartupError
+from prsm_validate.targets.users import USERNAME, deployment_users, fresh_passwords, users_env
 from reference_system.ports import free_ports
 
 LABEL = "prsm.run"
-USERNAME = "validator"
-SECOND_USERNAME = "validator-b"
 READY_TIMEOUT_S = 60.0
 GENESIS_BALANCE = 10**12  # as the local target: enough to fund every scenario
 NODE_TCP, NODE_HTTP, PROXY_API, FIRST_LINK_PORT = 7000, 7100, 8474, 9000
@@ -103,19 +101,17 @@ class DockerTarget:
         names = ("api", "postgres", "redis", "nats", "edge", "pipeline", "faults",
                  *(node_name(i) for i in range(self.nodes)))
         ports = dict(zip(names, free_ports(len(names)), strict=True))
-        password, jwt_secret = secrets.token_urlsafe(18), secrets.token_urlsafe(48)
-        second = secrets.token_urlsafe(18)
+        users, jwt_secret = fresh_passwords(), secrets.token_urlsafe(48)
         self._start_backends(ports)
         self._start_cluster(ports)
-        self._start_apps(ports, {USERNAME: password, SECOND_USERNAME: second}, jwt_secret)
+        self._start_apps(ports, users, jwt_secret)
         self._wait_all()
         from prsm_validate.targets.local_launch import hs256_signer
 
         return base.Deployment(
             target=self.name, kind="docker", api_url=f"http://127.0.0.1:{ports['api']}",
             profile="reference", capabilities=self.capabilities,
-            credentials=base.Credentials(USERNAME, password), protected=False, allow_chaos=True,
-            second_credentials=base.Credentials(SECOND_USERNAME, second),
+            **deployment_users(users), protected=False, allow_chaos=True,
             postgres_dsn=f"postgresql://postgres@127.0.0.1:{ports['postgres']}/postgres",
             redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
             nats_url=f"nats://127.0.0.1:{ports['nats']}", control=self,
@@ -185,8 +181,6 @@ class DockerTarget:
 
     def _start_apps(self, ports: dict[str, int], passwords: dict[str, str], jwt_secret: str
                     ) -> None:
-        from reference_system.passwords import hash_password
-
         nats, dsn = "nats://nats:4222", "postgresql://postgres@postgres:5432/postgres"
         apps = {
             "edge": (["edge", "--nats", nats, "--state-dir", "/data/edge", "--host", "0.0.0.0",
@@ -196,7 +190,7 @@ class DockerTarget:
             "api": (["api", "--host", "0.0.0.0", "--port", "8000"], 8000, {
                 "PRSM_REF_POSTGRES_DSN": dsn, "PRSM_REF_REDIS_URL": "redis://redis:6379/0",
                 "PRSM_REF_NATS_URL": nats, "PRSM_REF_JWT_SECRET": jwt_secret,
-                "PRSM_REF_USERS": json.dumps({u: hash_password(p) for u, p in passwords.items()}),
+                **users_env(passwords),
                 "PRSM_REF_EDGE_URL": "http://edge:8100", "PRSM_REF_L1_CAPACITY": "256",
                 "PRSM_REF_CONSENSUS_CONFIG": f"{CLUSTER_DIR}/cluster.json",
                 "PRSM_REF_CONSENSUS_CLIENT_KEYS": f"{CLUSTER_DIR}/client-keys.json"}),

@@ -9,7 +9,6 @@ to it afterwards (faults, twins, logs) is :class:`prsm_validate.targets.local.Lo
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -28,11 +27,10 @@ from prsm_validate.nemesis.partitions import link_name
 from prsm_validate.targets import base, embedded, probes
 from prsm_validate.targets.cluster import ClusterLayout, build_cluster
 from prsm_validate.targets.processes import ManagedProcess, Reaper, StartupError, wait_ready
+from prsm_validate.targets.users import USERNAME, deployment_users, fresh_passwords, users_env
 from reference_system.ports import free_ports
 
 log = logging.getLogger("prsm_validate.local")
-USERNAME = "validator"
-SECOND_USERNAME = "validator-b"  # the two-user authorization scenarios' other user
 GENESIS_BALANCE = 10**12  # FTNS the harness's user holds at genesis (funds every test)
 TOXIPROXY_ENV = "PRSM_TOXIPROXY_URL"
 READY_TIMEOUT_S = 30.0
@@ -147,7 +145,7 @@ class LocalSystem:
             10 + self.options.api_replicas + self.options.task_workers)
         replica_ports, worker_ports = more[:self.options.api_replicas], more[
             self.options.api_replicas:]
-        password, second = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+        users = fresh_passwords()
         jwt_secret = secrets.token_urlsafe(48)
         dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
@@ -161,7 +159,6 @@ class LocalSystem:
         self.add_faults(faults_port)
         self.build_cluster()
         edge_url = f"http://127.0.0.1:{edge_port}"
-        users = {USERNAME: password, SECOND_USERNAME: second}
         api_env = self.api_env(dsn, redis_url, nats_url, users, jwt_secret, edge_url)
         self.add_api("api", api_port, api_env)
         for index, port in enumerate(replica_ports, 1):
@@ -180,8 +177,7 @@ class LocalSystem:
         self.wait_all()
         return base.Deployment(
             target=self.name, kind="local", api_url=api_url, profile="reference",
-            capabilities=self.capabilities, credentials=base.Credentials(USERNAME, password),
-            second_credentials=base.Credentials(SECOND_USERNAME, second), protected=False,
+            capabilities=self.capabilities, **deployment_users(users), protected=False,
             allow_chaos=True, postgres_dsn=dsn, redis_url=redis_url,
             nats_url=nats_url, pids=self.pids(), log_dir=str(self.root / "logs"), control=control,
             token_signer=hs256_signer(jwt_secret), nodes=self.node_endpoints(),
@@ -319,12 +315,10 @@ class LocalSystem:
 
     def api_env(self, dsn: str, redis_url: str, nats_url: str, passwords: dict[str, str],
                  jwt_secret: str, edge_url: str) -> dict[str, str]:
-        from reference_system.passwords import hash_password
-
         env = {
             "PRSM_REF_POSTGRES_DSN": dsn, "PRSM_REF_REDIS_URL": redis_url,
             "PRSM_REF_NATS_URL": nats_url, "PRSM_REF_JWT_SECRET": jwt_secret,
-            "PRSM_REF_USERS": json.dumps({u: hash_password(p) for u, p in passwords.items()}),
+            **users_env(passwords),
             "PRSM_REF_L1_CAPACITY": str(self.options.l1_capacity),
             "PRSM_REF_EDGE_URL": edge_url,
             # the worker processes run the tasks (failover by lease when one is killed)

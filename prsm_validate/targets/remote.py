@@ -58,6 +58,12 @@ class RemoteTarget:
             second_credentials=self.spec.second_credentials(),
             second_user_note=f"target {self.spec.name!r} names no second_user "
                              "{username_env, password_env} in its targets file entry",
+            admin_credentials=self.spec.admin_credentials(),
+            admin_user_note=f"target {self.spec.name!r} names no admin_user "
+                            "{username_env, password_env} in its targets file entry",
+            rate_limit=self.spec.declared_rate_limit(),
+            rate_limit_note=f"target {self.spec.name!r} declares no rate_limit {{per_second, "
+                            "burst, user}} in its targets file entry",
         )
 
     def stop(self) -> None:

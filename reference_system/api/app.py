@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -15,7 +16,8 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from reference_system import memory, tasks, telemetry
-from reference_system.api import ftns
+from reference_system.api import admin, ftns
+from reference_system.api.auth import verified_subject
 from reference_system.api.errors import install_error_handlers
 from reference_system.api.health import Probes
 from reference_system.api.lockout import LoginGuard
@@ -38,7 +40,10 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(ftns.router)
-    app.add_middleware(RateLimit, per_second=settings.rate_limit_per_s)
+    app.include_router(admin.router)
+    app.add_middleware(RateLimit, per_second=settings.rate_limit_per_s,
+                       user_limits=settings.user_rate_limits,
+                       subject=functools.partial(verified_subject, settings))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, registry=registry)
     return app

@@ -1,6 +1,10 @@
 """JWT authentication: fixed algorithm list; exp, iat, iss, aud and sub required and checked;
 a token living longer than the server issues them (exp - iat over ``jwt_ttl_s``) is refused,
-whoever signed it (a leaked key or an old configuration cannot mint long-lived tokens)."""
+whoever signed it (a leaked key or an old configuration cannot mint long-lived tokens).
+
+Tokens carry a ``role`` claim: ``admin`` for the users in ``PRSM_REF_ADMINS``, else ``user``.
+Admin-only routes depend on :data:`Admin`, which refuses any other role with 403 (OWASP API5,
+function-level authorization)."""
 
 from __future__ import annotations
 
@@ -17,13 +21,15 @@ from reference_system.settings import Settings
 
 ALGORITHMS = ["HS256"]  # fixed: never taken from the token header
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+ADMIN_ROLE = "admin"
 
 
 def issue_token(settings: Settings, username: str, now: float | None = None) -> str:
     """A signed access token for ``username``."""
     issued = int(time.time() if now is None else now)
     claims = {"sub": username, "iat": issued, "exp": issued + settings.jwt_ttl_s,
-              "iss": settings.jwt_issuer, "aud": settings.jwt_audience}
+              "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
+              "role": ADMIN_ROLE if username in settings.admins else "user"}
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHMS[0])
 
 
@@ -69,8 +75,20 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_user(request: Request) -> str:
-    """FastAPI dependency: the authenticated username from the Bearer token."""
+def verified_subject(settings: Settings, authorization: str) -> str | None:
+    """The user a request's ``Authorization`` header proves, or None (no or a bad token: the
+    route's own authentication answers that)."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return str(decode_token(settings, token.strip())["sub"])
+    except ApiError:
+        return None
+
+
+def request_claims(request: Request) -> dict[str, Any]:
+    """The verified claims of the request's Bearer token (401 when missing or invalid)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -78,7 +96,22 @@ def current_user(request: Request) -> str:
     claims = decode_token(request.app.state.settings, token.strip())
     if claims["sub"] not in request.app.state.settings.users:
         raise _unauthorized("unknown subject")
+    return claims
+
+
+def current_user(request: Request) -> str:
+    """FastAPI dependency: the authenticated username from the Bearer token."""
+    return str(request_claims(request)["sub"])
+
+
+def current_admin(request: Request) -> str:
+    """FastAPI dependency: the authenticated username, when its token has the admin role;
+    403 for any other authenticated user."""
+    claims = request_claims(request)
+    if claims.get("role") != ADMIN_ROLE:
+        raise ApiError(403, "this operation needs the admin role")
     return str(claims["sub"])
 
 
 User = Annotated[str, Depends(current_user)]
+Admin = Annotated[str, Depends(current_admin)]

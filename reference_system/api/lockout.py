@@ -55,3 +55,9 @@ class LoginGuard:
     def succeeded(self, username: str) -> None:
         """A correct login clears the username's count."""
         self._records.pop(username, None)
+
+    def clear(self, username: str, now: float | None = None) -> bool:
+        """Lift ``username``'s lockout and count (an admin's unlock); True if it was locked."""
+        locked = self.retry_after(username, now) > 0
+        self._records.pop(username, None)
+        return locked

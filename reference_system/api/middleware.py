@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request metrics, body size limit, per-client rate limit.
+"""Pure ASGI middleware: request metrics, body size limit, rate limits (per user on a plan,
+else per client address).
 
 Pure ASGI (not ``BaseHTTPMiddleware``) keeps the per-request overhead to a few microseconds,
 which matters for the health p99 < 10 ms target.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from fastapi import HTTPException
@@ -117,33 +118,56 @@ class BodyLimit:
         await send_json(send, 413, error_body(413, message))
 
 
-class RateLimit:
-    """Token bucket per client address; answers 429 with Retry-After when empty."""
+Limit = tuple[float, float]  # (requests per second, burst)
 
-    def __init__(self, app: ASGIApp, per_second: float, burst: float | None = None) -> None:
+
+class RateLimit:
+    """Token buckets: one per user on a plan (``user_limits``, the user proven by the request's
+    token via ``subject``), else one per client address at ``per_second``; answers 429 with
+    Retry-After (whole seconds) and the structured body when the bucket is empty. Per API
+    process; /health and /metrics are never limited."""
+
+    def __init__(self, app: ASGIApp, per_second: float, burst: float | None = None,
+                 user_limits: Mapping[str, Limit] | None = None,
+                 subject: Callable[[str], str | None] | None = None) -> None:
         self.app = app
         self.rate = per_second
         self.burst = burst or max(1.0, per_second)
+        self.user_limits = dict(user_limits or {})
+        self.subject = subject  # Authorization header -> verified username, or None
         self.buckets: dict[str, tuple[float, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.rate <= 0 or scope["path"] in ("/health", "/metrics"):
+        exempt = scope["type"] != "http" or scope["path"] in ("/health", "/metrics")
+        key, limit = ("", None) if exempt else self._limit(scope)
+        if limit is None:
             await self.app(scope, receive, send)
             return
-        client = (scope.get("client") or ("unknown", 0))[0]
-        wait = self._take(client, time.monotonic())
+        wait = self._take(key, time.monotonic(), *limit)
         if wait > 0:
             headers = [(b"retry-after", str(math.ceil(wait)).encode())]
             await send_json(send, 429, error_body(429, "rate limit exceeded"), headers)
             return
         await self.app(scope, receive, send)
 
-    def _take(self, client: str, now: float) -> float:
+    def _limit(self, scope: Scope) -> tuple[str, Limit | None]:
+        """The bucket of this request and its limit (None: not limited)."""
+        if self.user_limits and self.subject is not None:
+            header = dict(scope.get("headers", ())).get(b"authorization", b"")
+            user = self.subject(header.decode("latin-1")) if header else None
+            if user in self.user_limits:
+                return f"user:{user}", self.user_limits[user]
+        client = (scope.get("client") or ("unknown", 0))[0]
+        return f"client:{client}", ((self.rate, self.burst) if self.rate > 0 else None)
+
+    def _take(self, key: str, now: float, rate: float | None = None,
+              burst: float | None = None) -> float:
         """Take one token; return 0 on success or the seconds until one is available."""
-        tokens, last = self.buckets.get(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        rate, burst = rate or self.rate, burst or self.burst
+        tokens, last = self.buckets.get(key, (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
         if tokens >= 1:
-            self.buckets[client] = (tokens - 1, now)
+            self.buckets[key] = (tokens - 1, now)
             return 0.0
-        self.buckets[client] = (tokens, now)
-        return (1 - tokens) / self.rate
+        self.buckets[key] = (tokens, now)
+        return (1 - tokens) / rate

@@ -36,14 +36,18 @@ def test_the_sweep_token_is_itself_accepted(prsm_api):
     prsm_api.call("me").expect(200)
 
 
-def test_the_document_declares_the_401_of_every_protected_operation(prsm_api, prsm_deployment):
+def test_the_document_declares_401_and_the_403_of_admin_only_operations(prsm_api,
+                                                                        prsm_deployment):
+    # 401 for every protected operation; 403 too for those only an admin may call (OWASP API5)
     contract = prsm_deployment.contract
     if contract is None:
         pytest.skip(f"target declares no OpenAPI document ({prsm_deployment.contract_note})")
     paths = contract.document["paths"]
-    undeclared = [op.name for op in auth_sweep.operations(contract, prsm_api.api)
-                  if not op.public
-                  and "401" not in map(str, paths[op.path][op.method.lower()]["responses"])]
+    undeclared = []
+    for op in auth_sweep.operations(contract, prsm_api.api):
+        declared = set(map(str, paths[op.path][op.method.lower()]["responses"]))
+        needed = set() if op.public else {"401", "403"} if op.admin else {"401"}
+        undeclared += [f"{op.name} ({status})" for status in sorted(needed - declared)]
     if undeclared:
-        raise SecurityViolation(f"{len(undeclared)} protected operation(s) do not declare 401 "
-                                f"in the OpenAPI document: {', '.join(undeclared[:8])}")
+        raise SecurityViolation(f"{len(undeclared)} refusal(s) of protected operations not "
+                                f"declared in the OpenAPI document: {', '.join(undeclared[:8])}")

@@ -141,3 +141,14 @@ def test_help_lists_only_targets_that_exist(pytester):
     text = " ".join(result.stdout.str().split())
     assert "target: local (default), docker, or a name from the targets file" in text
     assert "k8s" not in text
+
+
+def test_a_malformed_public_route_is_a_usage_error_naming_the_entry_and_the_fix(pytester):
+    pytester.makefile(".yaml", **{"prsm-targets": TARGETS.format(
+        url="http://127.0.0.1:9", protected="true", allow_chaos="false")
+        + '    public_routes: ["GET /health", "/api/status"]\n'})
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--prsm-target=staging")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*targets.staging.public_routes[[]1[]]: '/api/status' is not "
+                                 '"METHOD /path"*e.g.*GET /health*'])

@@ -105,3 +105,85 @@ def test_rate_limit_bucket_refills_at_the_rate():
 def test_settings_errors_name_the_variable(env, fragment):
     with pytest.raises(SettingsError, match=fragment):
         Settings.from_env(env)
+
+
+def test_only_configured_admins_get_the_admin_role_claim():
+    settings = _settings(users={"alice": "h", "root": "h"}, admins=frozenset({"root"}))
+    roles = {name: decode_token(settings, issue_token(settings, name))["role"]
+             for name in ("alice", "root")}
+    assert roles == {"alice": "user", "root": "admin"}
+
+
+_BASE_ENV = {"PRSM_REF_POSTGRES_DSN": "x", "PRSM_REF_REDIS_URL": "y",
+             "PRSM_REF_JWT_SECRET": "s" * 32}
+
+
+@pytest.mark.parametrize(("admins", "fragment"), [
+    ("not json", "PRSM_REF_ADMINS is not valid JSON"),
+    ('{"root": true}', "JSON list of usernames"),
+    ('["nobody"]', "'nobody', which is not a user"),
+])
+def test_admin_settings_errors_name_the_variable_and_the_fix(admins, fragment):
+    env = {**_BASE_ENV, "PRSM_REF_USERS": '{"root": "h"}', "PRSM_REF_ADMINS": admins}
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
+    assert Settings.from_env({**env, "PRSM_REF_ADMINS": '["root"]'}).admins == {"root"}
+
+
+def test_an_admin_unlock_lifts_a_lockout_and_says_whether_there_was_one():
+    from reference_system.api.lockout import LoginGuard
+
+    guard = LoginGuard(max_failures=2, lock_s=60)
+    guard.failed("eve", now=0.0)
+    guard.failed("eve", now=0.0)
+    assert guard.retry_after("eve", now=1.0) > 0
+    assert guard.clear("eve", now=1.0) is True
+    assert guard.retry_after("eve", now=1.0) == 0 and guard.clear("eve", now=1.0) is False
+
+
+def test_a_user_on_a_plan_has_a_bucket_of_their_own_and_others_are_not_limited():
+    limiter = RateLimit(app=None, per_second=0, user_limits={"meter": (1.0, 2.0)},  # type: ignore[arg-type]
+                        subject=lambda header: header.removeprefix("Bearer ") or None)
+
+    def scope(token: str, client: str = "10.0.0.1") -> dict:
+        return {"headers": [(b"authorization", f"Bearer {token}".encode())],
+                "client": (client, 1)}
+
+    key, limit = limiter._limit(scope("meter"))
+    assert (key, limit) == ("user:meter", (1.0, 2.0))
+    assert limiter._limit(scope("meter", "10.0.0.2"))[0] == key  # per user, not per address
+    assert limiter._limit(scope("plain")) == ("client:10.0.0.1", None)  # no plan, no limit
+    assert [limiter._take(key, 50.0, *limit) for _ in range(3)] == [0, 0, 1.0]
+
+
+@pytest.mark.parametrize(("plans", "fragment"), [
+    ("[1]", "PRSM_REF_PLANS: give"),
+    ('{"m": {"per_second": 0, "users": ["alice"]}}', "PRSM_REF_PLANS.m: give"),
+    ('{"m": {"per_second": 2, "burst": 0.5}}', "PRSM_REF_PLANS.m: give"),
+    ('{"m": {"per_second": 2, "users": ["bob"]}}', "'bob', which is not a user"),
+])
+def test_plan_settings_errors_name_the_plan_and_the_fix(plans, fragment):
+    env = {**_BASE_ENV, "PRSM_REF_USERS": '{"alice": "h"}', "PRSM_REF_PLANS": plans}
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
+    good = '{"m": {"per_second": 2, "users": ["alice"]}}'
+    assert Settings.from_env({**env, "PRSM_REF_PLANS": good}).user_rate_limits == {
+        "alice": (2.0, 2.0)}
+
+
+def test_the_document_declares_403_with_the_error_body_where_a_route_can_refuse_one():
+    from reference_system.api import admin, ftns, routes
+    from reference_system.api.app import create_app
+    from reference_system.api.auth import current_admin
+
+    app = create_app(_settings())
+    paths = app.openapi()["paths"]
+    can_refuse = {("POST", "/api/v1/ftns/transfer")}  # a source account not the caller's
+    for route in (r for module in (admin, ftns, routes) for r in module.router.routes):
+        if any(d.call is current_admin for d in route.dependant.dependencies):
+            can_refuse |= {(m, route.path) for m in route.methods}
+    assert {p for _, p in can_refuse} >= {"/api/admin/users", "/api/admin/lockouts/clear"}
+    for method, path in can_refuse:
+        refusal = paths[path][method.lower()]["responses"].get("403")
+        assert refusal is not None, (method, path)
+        assert refusal["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")

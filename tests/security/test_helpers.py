@@ -4,6 +4,7 @@ operations, the secrets canary."""
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import jwt
 
@@ -93,3 +94,47 @@ def test_only_an_undeclared_400_is_tolerated():
     assert not _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(500)]))
     assert not _only_undeclared_400(ExceptionGroup("g", [UndefinedStatusCode(400),
                                                          ValueError("schema")]))
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date_and_nothing_else():
+    from prsm_validate.security.ratelimit import retry_after_seconds
+
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    for bad in (None, "", "-1", "1.5", "soon", "Wed, 21 Oct 2015 07:28:00"):
+        assert retry_after_seconds(bad) is None, bad
+
+
+def test_a_burst_stops_at_the_first_refusal_or_at_its_bound():
+    from types import SimpleNamespace
+
+    from prsm_validate.security.ratelimit import burst
+
+    statuses = iter([200, 200, 429, 200])
+    seen = burst(lambda: SimpleNamespace(status=next(statuses)), 10, 5.0)
+    assert (seen.served, seen.sent, seen.refused.status) == (2, 3, 429)
+    unlimited = burst(lambda: SimpleNamespace(status=200), 7, 5.0)
+    assert (unlimited.served, unlimited.sent, unlimited.refused) == (7, 7, None)
+    assert unlimited.allowance(2.0, 4.0) == 4.0 + 2.0 * unlimited.elapsed_s
+
+
+def test_the_profile_marks_admin_only_operations_in_the_document():
+    document = {"paths": {"/api/admin/users": {"get": {}}, "/api/auth/me": {"get": {}}}}
+    ops = {op.name: op for op in sweep.operations(SimpleNamespace(document=document),
+                                                  PROFILES["reference"])}
+    assert ops["GET /api/admin/users"].admin and not ops["GET /api/admin/users"].public
+    assert not ops["GET /api/auth/me"].admin
+
+
+def test_a_document_waiving_auth_does_not_make_an_operation_public():
+    document = {"paths": {"/api/open": {"get": {"security": []}},
+                          "/health": {"get": {"security": []}}}}
+    ops = {op.name: op for op in sweep.operations(SimpleNamespace(document=document),
+                                                  PROFILES["prime-spark"])}
+    waived = ops["GET /api/open"]
+    assert waived.waived and not waived.public  # still swept
+    assert ops["GET /health"].public  # the profile's own public route
+    assert "list it in the target's public_routes" in sweep.judge_operation(waived, 200, None)
+    assert "public_routes" not in sweep.judge_operation(waived, 403, None)
+    assert sweep.judge_operation(waived, 401, "Bearer") is None
