@@ -183,6 +183,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "it against the certified digest", "consensus/recovery.py",
            "if machine is None or machine.digest() != digest:", "if machine is None:",
            (byzzfuzz("snapshot"),)),
+    Mutant("catchup-batch-unhashed", "catch-up accepts an entry without checking that its "
+           "batch hashes to the certified digest", "consensus/certs.py",
+           "if pp.digest != batch_digest(pp.batch):\n        return False\n"
+           "    matching = [c for c in entry.commits", "matching = [c for c in entry.commits",
+           (byzzfuzz("catch-up-batch"),)),
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
            "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
            "            self._certified_checkpoint",

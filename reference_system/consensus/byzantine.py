@@ -23,7 +23,10 @@ and rewrites what it sends, towards chosen receivers (all peers when none are na
 - ``mutate-state``: STATE replies (catch-up) to the targets carry the conflicting batch in
   place of each committed entry's batch, the COMMIT certificate unchanged;
 - ``mutate-snapshot``: STATE replies to the targets carry a snapshot with one balance one
-  unit higher, the CHECKPOINT proof unchanged.
+  unit higher, the CHECKPOINT proof unchanged;
+- ``mutate-batch``: STATE replies to the targets carry each committed entry with its last
+  request left out of the batch, the digest and COMMIT certificate unchanged (so the batch
+  is no longer the one its certified digest names).
 
 Specs parse from ``MODE[:peer,peer][@ROUNDS]`` (``--byzantine`` of ``prsm-ref node``).
 ``ROUNDS`` scopes the behaviour to protocol rounds, ByzzFuzz style: ``@2`` or ``@1-3`` are
@@ -59,7 +62,7 @@ from reference_system.consensus.replica import Replica
 
 MODES = ("equivocate", "double-vote", "corrupt-sig", "mutate", "mutate-view", "mutate-seq",
          "mutate-digest", "silence", "replay", "forge", "drop-cert", "mutate-checkpoint",
-         "mutate-state", "mutate-snapshot")
+         "mutate-state", "mutate-snapshot", "mutate-batch")
 MUTATIONS = ("view+1", "view-1", "seq+1", "seq-1", "digest")
 
 
@@ -191,6 +194,8 @@ class ByzantineReplica:
             return [self._mutate_state(message)]
         if mode == "mutate-snapshot":
             return [self._mutate_snapshot(message)]
+        if mode == "mutate-batch":
+            return [self._mutate_batch(message)]
         if not isinstance(message, SIGNED):
             return [message]
         if mode == "corrupt-sig":
@@ -228,6 +233,14 @@ class ByzantineReplica:
             pp = dataclasses.replace(entry.pre_prepare, batch=batch, digest=batch_digest(batch))
             entries.append(dataclasses.replace(entry, pre_prepare=pp))
         return dataclasses.replace(message, entries=tuple(entries))
+
+    @staticmethod
+    def _mutate_batch(message: Any) -> Any:
+        if not isinstance(message, State) or not message.entries:
+            return message
+        entries = tuple(dataclasses.replace(e, pre_prepare=dataclasses.replace(
+            e.pre_prepare, batch=e.pre_prepare.batch[:-1])) for e in message.entries)
+        return dataclasses.replace(message, entries=entries)
 
     def _mutate_checkpoint(self, message: Any) -> Any:
         if not isinstance(message, Checkpoint):

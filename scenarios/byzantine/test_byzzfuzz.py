@@ -32,6 +32,9 @@ SCHEDULES = {
     # from the primary's (lying) STATE replies
     "catch-up": "byz=0 mutate-state deaf@0=3<1,2 net=3",
     "snapshot": "byz=0 mutate-snapshot deaf@0=3<1,2 net=5",
+    # the same left-behind replica, told entries whose batch is not the one their certified
+    # digest names (a request left out)
+    "catch-up-batch": "byz=0 mutate-batch deaf@0=3<1,2 net=3",
 }
 if os.environ.get("PRSM_BYZZFUZZ"):
     SCHEDULES = {"replay": os.environ["PRSM_BYZZFUZZ"]}
