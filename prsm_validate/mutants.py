@@ -188,6 +188,13 @@ MUTANTS: tuple[Mutant, ...] = (
            "if pp.digest != batch_digest(pp.batch):\n        return False\n"
            "    matching = [c for c in entry.commits", "matching = [c for c in entry.commits",
            (byzzfuzz("catch-up-batch"),)),
+    Mutant("catchup-commits-not-distinct", "catch-up counts a COMMIT certificate's quorum "
+           "without checking the senders are distinct", "consensus/certs.py",
+           "(c.view, c.seq, c.digest) == (pp.view, pp.seq, pp.digest)]\n"
+           "    return len(distinct_valid(matching, keyring, set(range(n)))) >= 2 * f + 1",
+           "(c.view, c.seq, c.digest) == (pp.view, pp.seq, pp.digest)]\n"
+           "    return sum(1 for c in matching if verify_message(c, keyring)) >= 2 * f + 1",
+           (byzzfuzz("catch-up-forged"),)),
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
            "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
            "            self._certified_checkpoint",

@@ -26,7 +26,10 @@ and rewrites what it sends, towards chosen receivers (all peers when none are na
   unit higher, the CHECKPOINT proof unchanged;
 - ``mutate-batch``: STATE replies to the targets carry each committed entry with its last
   request left out of the batch, the digest and COMMIT certificate unchanged (so the batch
-  is no longer the one its certified digest names).
+  is no longer the one its certified digest names);
+- ``forge-cert``: STATE replies to the targets carry, for each committed entry, the
+  conflicting batch (its digest recomputed, the PRE-PREPARE re-signed when this replica
+  proposed it) certified by this replica's own COMMIT repeated 2f+1 times.
 
 Specs parse from ``MODE[:peer,peer][@ROUNDS]`` (``--byzantine`` of ``prsm-ref node``).
 ``ROUNDS`` scopes the behaviour to protocol rounds, ByzzFuzz style: ``@2`` or ``@1-3`` are
@@ -51,6 +54,7 @@ from reference_system.consensus.messages import (
     SIGNED,
     Checkpoint,
     Commit,
+    CommittedEntry,
     Prepare,
     PrePrepare,
     State,
@@ -62,7 +66,7 @@ from reference_system.consensus.replica import Replica
 
 MODES = ("equivocate", "double-vote", "corrupt-sig", "mutate", "mutate-view", "mutate-seq",
          "mutate-digest", "silence", "replay", "forge", "drop-cert", "mutate-checkpoint",
-         "mutate-state", "mutate-snapshot", "mutate-batch")
+         "mutate-state", "mutate-snapshot", "mutate-batch", "forge-cert")
 MUTATIONS = ("view+1", "view-1", "seq+1", "seq-1", "digest")
 
 
@@ -196,6 +200,8 @@ class ByzantineReplica:
             return [self._mutate_snapshot(message)]
         if mode == "mutate-batch":
             return [self._mutate_batch(message)]
+        if mode == "forge-cert":
+            return [self._forge_cert(message)]
         if not isinstance(message, SIGNED):
             return [message]
         if mode == "corrupt-sig":
@@ -241,6 +247,19 @@ class ByzantineReplica:
         entries = tuple(dataclasses.replace(e, pre_prepare=dataclasses.replace(
             e.pre_prepare, batch=e.pre_prepare.batch[:-1])) for e in message.entries)
         return dataclasses.replace(message, entries=entries)
+
+    def _forge_cert(self, message: Any) -> Any:
+        if not isinstance(message, State) or not message.entries:
+            return message
+        entries = []
+        for entry in message.entries:
+            batch = self._conflicting_batch(entry.pre_prepare.batch)
+            pp = dataclasses.replace(entry.pre_prepare, batch=batch, digest=batch_digest(batch))
+            if pp.replica == self.honest.id:
+                pp = self._resign(pp)
+            commit = self._resign(Commit(pp.view, pp.seq, pp.digest, self.honest.id))
+            entries.append(CommittedEntry(pp, (commit,) * (2 * self.honest.f + 1)))
+        return dataclasses.replace(message, entries=tuple(entries))
 
     def _mutate_checkpoint(self, message: Any) -> Any:
         if not isinstance(message, Checkpoint):

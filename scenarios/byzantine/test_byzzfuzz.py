@@ -35,6 +35,8 @@ SCHEDULES = {
     # the same left-behind replica, told entries whose batch is not the one their certified
     # digest names (a request left out)
     "catch-up-batch": "byz=0 mutate-batch deaf@0=3<1,2 net=3",
+    # ... told entries certified by the Byzantine primary's one COMMIT repeated 2f+1 times
+    "catch-up-forged": "byz=0 forge-cert deaf@0=3<1,2 net=3",
 }
 if os.environ.get("PRSM_BYZZFUZZ"):
     SCHEDULES = {"replay": os.environ["PRSM_BYZZFUZZ"]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reference_system.consensus.byzantine import ByzantineReplica, parse_spec
 from reference_system.consensus.certs import distinct_valid
-from reference_system.consensus.crypto import FastKeyring, sign_message
+from reference_system.consensus.crypto import FastKeyring, sign_message, verify_message
 from reference_system.consensus.events import Receive, Send
 from reference_system.consensus.messages import Fetch, State, batch_digest
 from tests.consensus.test_replica import SECRETS, Cluster, request
@@ -57,3 +57,22 @@ def test_mutate_batch_leaves_other_messages_alone() -> None:
     assert [type(o.message).__name__ for o in out] == ["PrePrepare"] * 3
     assert all(o.message.batch and o.message.digest == batch_digest(o.message.batch)
                for o in out)
+
+
+def test_forge_cert_repeats_one_commit_to_reach_the_quorum() -> None:
+    cluster = _lagging_cluster(3)
+    honest, lie = _state_reply(cluster, 0), _state_reply(cluster, 0, "forge-cert")
+    keyring = cluster.replicas[3].keyring
+    for told, true in zip(lie.entries, honest.entries, strict=True):
+        pp = told.pre_prepare
+        assert pp.digest == batch_digest(pp.batch) != true.pre_prepare.digest
+        assert verify_message(pp, keyring)  # the Byzantine primary re-signed its proposal
+        assert len(told.commits) == 3 and {c.replica for c in told.commits} == {0}
+        assert all(verify_message(c, keyring) and c.digest == pp.digest for c in told.commits)
+        # Counted without distinct senders, the forged certificate is a quorum.
+        assert len(distinct_valid(told.commits, keyring, set(range(4)))) == 1
+    lagging = cluster.replicas[3]
+    lagging.step(Receive(lie))
+    assert lagging.last_executed == 0
+    lagging.step(Receive(honest))
+    assert lagging.last_executed == 3 and lagging.machine.ledger.balances == {"a": 7, "b": 3}
