@@ -195,6 +195,13 @@ MUTANTS: tuple[Mutant, ...] = (
            "(c.view, c.seq, c.digest) == (pp.view, pp.seq, pp.digest)]\n"
            "    return sum(1 for c in matching if verify_message(c, keyring)) >= 2 * f + 1",
            (byzzfuzz("catch-up-forged"),)),
+    Mutant("checkpoint-proof-not-distinct", "a checkpoint proof counts its 2f+1 CHECKPOINTs "
+           "without checking the senders are distinct", "consensus/certs.py",
+           "c.seq == seq and c.state_digest == digest]\n"
+           "    return len(distinct_valid(matching, keyring, set(range(n)))) >= 2 * f + 1",
+           "c.seq == seq and c.state_digest == digest]\n"
+           "    return sum(1 for c in matching if verify_message(c, keyring)) >= 2 * f + 1",
+           (byzzfuzz("snapshot-forged"),)),
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
            "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
            "            self._certified_checkpoint",

@@ -29,7 +29,10 @@ and rewrites what it sends, towards chosen receivers (all peers when none are na
   is no longer the one its certified digest names);
 - ``forge-cert``: STATE replies to the targets carry, for each committed entry, the
   conflicting batch (its digest recomputed, the PRE-PREPARE re-signed when this replica
-  proposed it) certified by this replica's own COMMIT repeated 2f+1 times.
+  proposed it) certified by this replica's own COMMIT repeated 2f+1 times;
+- ``forge-proof``: STATE replies to the targets carry the snapshot of ``mutate-snapshot``
+  with a CHECKPOINT proof for its digest made of this replica's own CHECKPOINT repeated
+  2f+1 times.
 
 Specs parse from ``MODE[:peer,peer][@ROUNDS]`` (``--byzantine`` of ``prsm-ref node``).
 ``ROUNDS`` scopes the behaviour to protocol rounds, ByzzFuzz style: ``@2`` or ``@1-3`` are
@@ -66,7 +69,7 @@ from reference_system.consensus.replica import Replica
 
 MODES = ("equivocate", "double-vote", "corrupt-sig", "mutate", "mutate-view", "mutate-seq",
          "mutate-digest", "silence", "replay", "forge", "drop-cert", "mutate-checkpoint",
-         "mutate-state", "mutate-snapshot", "mutate-batch", "forge-cert")
+         "mutate-state", "mutate-snapshot", "mutate-batch", "forge-cert", "forge-proof")
 MUTATIONS = ("view+1", "view-1", "seq+1", "seq-1", "digest")
 
 
@@ -202,6 +205,8 @@ class ByzantineReplica:
             return [self._mutate_batch(message)]
         if mode == "forge-cert":
             return [self._forge_cert(message)]
+        if mode == "forge-proof":
+            return [self._forge_proof(message)]
         if not isinstance(message, SIGNED):
             return [message]
         if mode == "corrupt-sig":
@@ -229,6 +234,16 @@ class ByzantineReplica:
             return message
         data["balances"][sorted(data["balances"])[0]] += 1
         return dataclasses.replace(message, snapshot=canonical(data))
+
+    def _forge_proof(self, message: Any) -> Any:
+        forged = self._mutate_snapshot(message)
+        if forged is message:
+            return message
+        machine = self.honest._restored(forged.snapshot)
+        if machine is None:
+            return message
+        vote = self._resign(Checkpoint(forged.seq, machine.digest(), self.honest.id))
+        return dataclasses.replace(forged, checkpoint_proof=(vote,) * (2 * self.honest.f + 1))
 
     def _mutate_state(self, message: Any) -> Any:
         if not isinstance(message, State) or not message.entries:

@@ -4,7 +4,7 @@ honest replica rejects it and still catches up from an honest reply."""
 from __future__ import annotations
 
 from reference_system.consensus.byzantine import ByzantineReplica, parse_spec
-from reference_system.consensus.certs import distinct_valid
+from reference_system.consensus.certs import checkpoint_proof_ok, distinct_valid
 from reference_system.consensus.crypto import FastKeyring, sign_message, verify_message
 from reference_system.consensus.events import Receive, Send
 from reference_system.consensus.messages import Fetch, State, batch_digest
@@ -76,3 +76,21 @@ def test_forge_cert_repeats_one_commit_to_reach_the_quorum() -> None:
     assert lagging.last_executed == 0
     lagging.step(Receive(honest))
     assert lagging.last_executed == 3 and lagging.machine.ledger.balances == {"a": 7, "b": 3}
+
+
+def test_forge_proof_repeats_one_checkpoint_for_a_forged_snapshot() -> None:
+    cluster = _lagging_cluster(4, checkpoint_interval=2)
+    honest, lie = _state_reply(cluster, 1), _state_reply(cluster, 1, "forge-proof")
+    assert honest.snapshot is not None and lie.snapshot not in (None, honest.snapshot)
+    lagging = cluster.replicas[3]
+    forged = lagging._restored(lie.snapshot)
+    assert forged is not None and forged.ledger.balances == {"a": 7, "b": 4}
+    keyring = lagging.keyring
+    assert len(lie.checkpoint_proof) == 3 and {c.replica for c in lie.checkpoint_proof} == {1}
+    assert all(verify_message(c, keyring) and (c.seq, c.state_digest) == (4, forged.digest())
+               for c in lie.checkpoint_proof)
+    assert not checkpoint_proof_ok(4, forged.digest(), lie.checkpoint_proof, keyring, 4, 1)
+    lagging.step(Receive(lie))
+    assert lagging.last_executed == 0 and lagging.stable_seq == 0
+    lagging.step(Receive(honest))
+    assert lagging.last_executed == 4 and lagging.machine.ledger.balances == {"a": 6, "b": 4}
