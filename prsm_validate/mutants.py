@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,15 +271,17 @@ DEFAULT_TIMEOUT_S = 600.0
 
 def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path,
                   timeout_s: float = DEFAULT_TIMEOUT_S, failure_log: Path | None = None,
-                  args: Sequence[str] = (), reports: Path | None = None) -> ScenarioRun:
+                  args: Sequence[str] = (), reports: Path | None = None,
+                  env: Mapping[str, str] | None = None) -> ScenarioRun:
     """Run the scenarios in a fresh pytest (stopped after ``timeout_s``).
 
     When they fail or time out, pytest's output is written to ``failure_log`` (if given).
-    ``args`` go to pytest; the run's report goes to ``reports`` (default: a temporary folder).
+    ``args`` go to pytest; the run's report goes to ``reports`` (default: a temporary folder);
+    ``env`` adds environment variables (e.g. ``PRSM_BYZZFUZZ``, the schedule to run).
     With a scratch copy, pytest and every process it starts run *in* the copy's folder:
     the working directory comes first on ``sys.path``, before ``PYTHONPATH``.
     """
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     paths = [str((cwd / s).resolve()) for s in scenarios]
     if pythonpath is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath),
