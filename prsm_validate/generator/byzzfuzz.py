@@ -35,7 +35,7 @@ from prsm_validate.generator.schedule import RoundPartition, round_scoped_partit
 # single node can show (equivocation, double votes, silence).
 SMALL_SCOPE = ("mutate-view", "mutate-seq", "mutate-digest", "drop-cert", "mutate-checkpoint")
 BEHAVIOURS = (*SMALL_SCOPE, "mutate-state", "mutate-snapshot", "equivocate", "double-vote",
-              "silence")
+              "silence", "mutate-batch", "forge-cert", "forge-proof")
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def test_shipped_pbft_passes_a_seeded_search():
 def test_new_behaviours_keep_the_simulated_cluster_safe_and_live():
     for seed in range(10):
         for spec in ("drop-cert", "mutate-checkpoint", "mutate-state", "mutate-snapshot",
-                     "mutate-view@0-1"):
+                     "mutate-batch", "forge-cert", "forge-proof", "mutate-view@0-1"):
             schedule = parse(f"byz={seed % 4} {spec} cut@0=0|1,2,3 net={seed}")
             assert simulate(schedule, **SIM_DEFAULTS) == [], schedule.text()
 
