@@ -121,6 +121,14 @@ def parse_spec(text: str) -> ByzantineSpec:
     return ByzantineSpec(mode, targets, parse_rounds(rounds) if rounds else None)
 
 
+# Behaviour -> the ByzantineReplica method that rewrites one message.
+_STATE_LIES = {"mutate-state": "_mutate_state", "mutate-snapshot": "_mutate_snapshot",
+               "mutate-batch": "_mutate_batch", "forge-cert": "_forge_cert",
+               "forge-proof": "_forge_proof"}
+_SIGNED_LIES = {"equivocate": "_equivocate", "double-vote": "_double_vote",
+                "drop-cert": "_drop_cert", "mutate-checkpoint": "_mutate_checkpoint"}
+
+
 def _other_digest(digest: str) -> str:
     return hashlib.sha256(("byzantine:" + digest).encode()).hexdigest()
 
@@ -197,28 +205,14 @@ class ByzantineReplica:
             return [message]  # the forged votes are added after every rewrite
         if mode == "replay":
             return [message, self.rng.choice(self.sent)] if self.sent else [message]
-        if mode == "mutate-state":
-            return [self._mutate_state(message)]
-        if mode == "mutate-snapshot":
-            return [self._mutate_snapshot(message)]
-        if mode == "mutate-batch":
-            return [self._mutate_batch(message)]
-        if mode == "forge-cert":
-            return [self._forge_cert(message)]
-        if mode == "forge-proof":
-            return [self._forge_proof(message)]
+        if mode in _STATE_LIES:  # STATE replies are not signed: each part carries its proof
+            return [getattr(self, _STATE_LIES[mode])(message)]
         if not isinstance(message, SIGNED):
             return [message]
         if mode == "corrupt-sig":
             return [dataclasses.replace(message, sig=bytes(b ^ 0x5A for b in message.sig))]
-        if mode == "equivocate":
-            return [self._equivocate(message)]
-        if mode == "double-vote":
-            return [self._double_vote(message)]
-        if mode == "drop-cert":
-            return [self._drop_cert(message)]
-        if mode == "mutate-checkpoint":
-            return [self._mutate_checkpoint(message)]
+        if mode in _SIGNED_LIES:
+            return [getattr(self, _SIGNED_LIES[mode])(message)]
         return [self._mutate(mode, message)]
 
     def _drop_cert(self, message: Any) -> Any:
@@ -264,17 +258,18 @@ class ByzantineReplica:
         return dataclasses.replace(message, entries=entries)
 
     def _forge_cert(self, message: Any) -> Any:
-        if not isinstance(message, State) or not message.entries:
+        lie = self._mutate_state(message)
+        if lie is message:
             return message
-        entries = []
-        for entry in message.entries:
-            batch = self._conflicting_batch(entry.pre_prepare.batch)
-            pp = dataclasses.replace(entry.pre_prepare, batch=batch, digest=batch_digest(batch))
-            if pp.replica == self.honest.id:
-                pp = self._resign(pp)
-            commit = self._resign(Commit(pp.view, pp.seq, pp.digest, self.honest.id))
-            entries.append(CommittedEntry(pp, (commit,) * (2 * self.honest.f + 1)))
-        return dataclasses.replace(message, entries=tuple(entries))
+        entries = tuple(self._self_certified(e.pre_prepare) for e in lie.entries)
+        return dataclasses.replace(lie, entries=entries)
+
+    def _self_certified(self, pp: PrePrepare) -> CommittedEntry:
+        """``pp`` with this replica's COMMIT repeated to a quorum (re-signed if ours)."""
+        if pp.replica == self.honest.id:
+            pp = self._resign(pp)
+        commit = self._resign(Commit(pp.view, pp.seq, pp.digest, self.honest.id))
+        return CommittedEntry(pp, (commit,) * (2 * self.honest.f + 1))
 
     def _mutate_checkpoint(self, message: Any) -> Any:
         if not isinstance(message, Checkpoint):
