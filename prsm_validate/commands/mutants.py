@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = [m for m in mutants.MUTANTS if not only or m.id in only]
     if args.list or not chosen:
         for m in mutants.MUTANTS:
-            print(f"{m.id:28} {m.description}")
+            print(f"{m.id:30} {m.description}")
         return 0 if chosen else 2
     if not args.timeout > 0:  # also NaN
         print(f"prsm-validate mutants: --timeout must be a positive number, got "
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         state = ("timed out" if rows[-1]["timed_out"] else
                  "detected" if rows[-1]["detected"] else "NOT DETECTED")
         caught = ", ".join(rows[-1]["caught_by"][:2])  # type: ignore[index]
-        print(f"{mutant.id:28} {state:13} {rows[-1]['seconds']:>6}s  {mutant.description}"
+        print(f"{mutant.id:30} {state:13} {rows[-1]['seconds']:>6}s  {mutant.description}"
               + (f"  [caught by {caught}]" if caught else ""), flush=True)
     result = mutants.summary(rows, false_alarms, args.baseline_runs, timeouts)
     print(json.dumps(result))
