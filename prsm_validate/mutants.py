@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +195,25 @@ MUTANTS: tuple[Mutant, ...] = (
            "it against the certified digest", "consensus/recovery.py",
            "if machine is None or machine.digest() != digest:", "if machine is None:",
            (byzzfuzz("snapshot"),)),
+    Mutant("catchup-batch-unhashed", "catch-up accepts an entry without checking that its "
+           "batch hashes to the certified digest", "consensus/certs.py",
+           "if pp.digest != batch_digest(pp.batch):\n        return False\n"
+           "    matching = [c for c in entry.commits", "matching = [c for c in entry.commits",
+           (byzzfuzz("catch-up-batch"),)),
+    Mutant("catchup-commits-not-distinct", "catch-up counts a COMMIT certificate's quorum "
+           "without checking the senders are distinct", "consensus/certs.py",
+           "(c.view, c.seq, c.digest) == (pp.view, pp.seq, pp.digest)]\n"
+           "    return len(distinct_valid(matching, keyring, set(range(n)))) >= 2 * f + 1",
+           "(c.view, c.seq, c.digest) == (pp.view, pp.seq, pp.digest)]\n"
+           "    return sum(1 for c in matching if verify_message(c, keyring)) >= 2 * f + 1",
+           (byzzfuzz("catch-up-forged"),)),
+    Mutant("checkpoint-proof-not-distinct", "a checkpoint proof counts its 2f+1 CHECKPOINTs "
+           "without checking the senders are distinct", "consensus/certs.py",
+           "c.seq == seq and c.state_digest == digest]\n"
+           "    return len(distinct_valid(matching, keyring, set(range(n)))) >= 2 * f + 1",
+           "c.seq == seq and c.state_digest == digest]\n"
+           "    return sum(1 for c in matching if verify_message(c, keyring)) >= 2 * f + 1",
+           (byzzfuzz("snapshot-forged"),)),
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
            "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
            "            self._certified_checkpoint",
@@ -281,15 +300,17 @@ DEFAULT_TIMEOUT_S = 600.0
 
 def run_scenarios(scenarios: tuple[str, ...], pythonpath: Path | None, cwd: Path,
                   timeout_s: float = DEFAULT_TIMEOUT_S, failure_log: Path | None = None,
-                  args: Sequence[str] = (), reports: Path | None = None) -> ScenarioRun:
+                  args: Sequence[str] = (), reports: Path | None = None,
+                  env: Mapping[str, str] | None = None) -> ScenarioRun:
     """Run the scenarios in a fresh pytest (stopped after ``timeout_s``).
 
     When they fail or time out, pytest's output is written to ``failure_log`` (if given).
-    ``args`` go to pytest; the run's report goes to ``reports`` (default: a temporary folder).
+    ``args`` go to pytest; the run's report goes to ``reports`` (default: a temporary folder);
+    ``env`` adds environment variables (e.g. ``PRSM_BYZZFUZZ``, the schedule to run).
     With a scratch copy, pytest and every process it starts run *in* the copy's folder:
     the working directory comes first on ``sys.path``, before ``PYTHONPATH``.
     """
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     paths = [str((cwd / s).resolve()) for s in scenarios]
     if pythonpath is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath),

@@ -92,3 +92,21 @@ def test_a_timed_out_mutant_is_neither_detected_nor_undetected():
             {"id": "c", "detected": False, "timed_out": False}]
     result = mutants.summary(rows, 0, 1)
     assert (result["detected"], result["undetected"], result["timed_out"]) == (1, ["c"], ["b"])
+
+
+def test_only_takes_a_comma_list_and_refuses_unknown_ids(tmp_path, monkeypatch, capsys):
+    import dataclasses
+    import json
+
+    from prsm_validate.cli import main
+
+    (tmp_path / "test_quick.py").write_text("def test_passes():\n    pass\n")
+    chosen = [dataclasses.replace(m, scenarios=("test_quick.py",)) for m in mutants.MUTANTS[:3]]
+    monkeypatch.setattr(mutants, "MUTANTS", tuple(chosen))
+    monkeypatch.chdir(tmp_path)
+    assert main(["mutants", "--only", f"{chosen[0].id},{chosen[2].id}"]) == 1  # undetected
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out[1:-1]] == [chosen[0].id, chosen[2].id]
+    assert json.loads(out[-1])["undetected"] == [chosen[0].id, chosen[2].id]
+    assert main(["mutants", "--only", f"{chosen[0].id},no-such-defect"]) == 2
+    assert "unknown mutant no-such-defect" in capsys.readouterr().err

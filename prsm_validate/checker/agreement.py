@@ -9,8 +9,11 @@ Input per node is what its ``/log`` endpoint returns::
 Honest nodes must commit the same digest at every sequence number (whatever the view, so a
 sequence number is never reassigned across view changes), hold the same state digest at every
 checkpoint they share, and never execute one request (PBFT's ``client@timestamp``) at two
-different sequence numbers. Operation ids are the client's business: it may order one twice
-(a retry), and the state machine decides what the repeat does.
+different sequence numbers. Nodes that executed one sequence number under one digest must have
+executed the same requests there, in the same order: a digest names one batch, so two
+different request lists under it mean a node executed a batch its certificate does not
+certify (compared only where both nodes list request ids). Operation ids are the client's
+business: it may order one twice (a retry), and the state machine decides what the repeat does.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class CommittedEntry:
     view: int
     digest: str
     request_ids: tuple[str, ...] = ()
+    ids_listed: bool = True  # False: the node's /log gave no request ids for it
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (as in ``/log``)."""
@@ -54,7 +58,7 @@ class NodeLog:
         """Build from a node's ``/log`` response body."""
         entries = [CommittedEntry(int(e["seq"]), int(e.get("view", 0)), str(e["digest"]),
                                   tuple(str(r) for r in e.get("request_ids", ())
-                                        if r is not None))
+                                        if r is not None), "request_ids" in e)
                    for e in data.get("entries", [])]
         checkpoints = {int(seq): str(d) for seq, d in (data.get("checkpoints") or {}).items()}
         installs = data.get("installs")
@@ -71,6 +75,7 @@ def check_agreement(logs: Sequence[NodeLog], honest: Collection[str] | None = No
         return Verdict("agreement", UNKNOWN, "no committed entries to compare", figures=figures)
     problems = {
         "conflicting digests": _digest_conflicts(chosen),
+        "different requests under one digest": _batch_conflicts(chosen),
         "conflicting checkpoints": _checkpoint_conflicts(chosen),
         "request executed at two sequence numbers": _double_execution(chosen),
         "sequence numbers skipped in execution": _skipped(chosen),
@@ -92,6 +97,20 @@ def _digest_conflicts(logs: Sequence[NodeLog]) -> list[dict[str, Any]]:
     return [{"seq": seq, "entries": [{"node": node, **e.to_json()} for node, e in found]}
             for seq, found in sorted(by_seq.items())
             if len({e.digest for _, e in found}) > 1]
+
+
+def _batch_conflicts(logs: Sequence[NodeLog]) -> list[dict[str, Any]]:
+    """Sequence numbers where nodes executed one digest with different request lists."""
+    by_slot: dict[tuple[int, str], dict[tuple[str, ...], list[str]]] = defaultdict(
+        lambda: defaultdict(list))
+    for log in logs:
+        for entry in log.entries:
+            if entry.ids_listed:
+                by_slot[(entry.seq, entry.digest)][entry.request_ids].append(log.node)
+    return [{"seq": seq, "digest": digest,
+             "request_ids": [{"nodes": nodes, "request_ids": list(ids)}
+                             for ids, nodes in lists.items()]}
+            for (seq, digest), lists in sorted(by_slot.items()) if len(lists) > 1]
 
 
 def _checkpoint_conflicts(logs: Sequence[NodeLog]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ HELP = ("Run each planted defect against its scenarios and the unmodified system
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of ``mutants``."""
     parser.add_argument("--only", action="append", default=[], metavar="ID",
-                        help="run only this mutant (repeatable)")
+                        help="run only this mutant (repeatable, or ID,ID,...)")
     parser.add_argument("--baseline-runs", type=int, default=1,
                         help="runs of the unmodified system over all mutants' scenarios")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
@@ -31,10 +31,16 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     from prsm_validate import mutants
 
-    chosen = [m for m in mutants.MUTANTS if not args.only or m.id in args.only]
+    only = {i.strip() for option in args.only for i in option.split(",") if i.strip()}
+    unknown = sorted(only - {m.id for m in mutants.MUTANTS})
+    if unknown:
+        print(f"prsm-validate mutants: unknown mutant {', '.join(unknown)}; "
+              "--list names them", file=sys.stderr)
+        return 2
+    chosen = [m for m in mutants.MUTANTS if not only or m.id in only]
     if args.list or not chosen:
         for m in mutants.MUTANTS:
-            print(f"{m.id:28} {m.description}")
+            print(f"{m.id:30} {m.description}")
         return 0 if chosen else 2
     if not args.timeout > 0:  # also NaN
         print(f"prsm-validate mutants: --timeout must be a positive number, got "
@@ -61,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         state = ("timed out" if rows[-1]["timed_out"] else
                  "detected" if rows[-1]["detected"] else "NOT DETECTED")
         caught = ", ".join(rows[-1]["caught_by"][:2])  # type: ignore[index]
-        print(f"{mutant.id:28} {state:13} {rows[-1]['seconds']:>6}s  {mutant.description}"
+        print(f"{mutant.id:30} {state:13} {rows[-1]['seconds']:>6}s  {mutant.description}"
               + (f"  [caught by {caught}]" if caught else ""), flush=True)
     result = mutants.summary(rows, false_alarms, args.baseline_runs, timeouts)
     print(json.dumps(result))

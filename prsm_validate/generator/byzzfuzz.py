@@ -19,7 +19,8 @@ one Byzantine node's messages in chosen rounds to chosen receivers. Here a round
 - ``net=SEED``: the simulator's message-order seed (real processes ignore it).
 
 The same schedule drives the sans-IO simulator (:func:`simulate`) and the real node processes
-(:mod:`prsm_validate.nemesis.byzzfuzz`).
+(:mod:`prsm_validate.nemesis.byzzfuzz`). :func:`shrink` minimises a violating schedule's
+faults by delta debugging (:func:`~prsm_validate.generator.shrink.ddmin`) in the simulator.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from prsm_validate.generator.schedule import RoundPartition, round_scoped_partit
 # single node can show (equivocation, double votes, silence).
 SMALL_SCOPE = ("mutate-view", "mutate-seq", "mutate-digest", "drop-cert", "mutate-checkpoint")
 BEHAVIOURS = (*SMALL_SCOPE, "mutate-state", "mutate-snapshot", "equivocate", "double-vote",
-              "silence")
+              "silence", "mutate-batch", "forge-cert", "forge-proof")
 
 
 @dataclass(frozen=True)
@@ -270,3 +271,35 @@ def search(seed: int, schedules: int, budget_s: float, stop_at: int = 0,
                 break
     result.seconds = time.monotonic() - started
     return result
+
+
+def property_of(problem: str) -> str:
+    """The property a simulator problem violates: ``agreement``, ``liveness``, ``supply``,
+    ``validity``, ``client-results`` or ``exactly-once``."""
+    head, colon, _ = problem.partition(":")
+    if colon and " " not in head:
+        return head
+    return "client-results" if problem.startswith("client ") else "exactly-once"
+
+
+def shrink(schedule: ByzzSchedule, problems: Any, budget_s: float = 30.0,
+           **options: Any) -> tuple[ByzzSchedule, Any]:
+    """The smallest sub-schedule (fewer behaviours and cuts; the Byzantine replica and the
+    network seed kept) that still violates one of the properties ``problems`` name in the
+    simulator, found by delta debugging within ``budget_s``; returns it and the
+    :class:`~prsm_validate.generator.shrink.ShrinkResult` (``tests`` simulations run)."""
+    from prsm_validate.generator.shrink import ddmin
+
+    violated = {property_of(p) for p in problems}
+    settings = {**SIM_DEFAULTS, **options}
+
+    def candidate(faults: Any) -> ByzzSchedule:
+        return replace(schedule, specs=tuple(f for f in faults if isinstance(f, str)),
+                       cuts=tuple(f for f in faults if not isinstance(f, str)))
+
+    def fails(faults: Any) -> bool:
+        found = simulate(candidate(faults), **settings)
+        return bool(violated & {property_of(p) for p in found})
+
+    result = ddmin((*schedule.specs, *schedule.cuts), fails, budget_s)
+    return candidate(result.minimal), result

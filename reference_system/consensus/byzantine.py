@@ -23,7 +23,16 @@ and rewrites what it sends, towards chosen receivers (all peers when none are na
 - ``mutate-state``: STATE replies (catch-up) to the targets carry the conflicting batch in
   place of each committed entry's batch, the COMMIT certificate unchanged;
 - ``mutate-snapshot``: STATE replies to the targets carry a snapshot with one balance one
-  unit higher, the CHECKPOINT proof unchanged.
+  unit higher, the CHECKPOINT proof unchanged;
+- ``mutate-batch``: STATE replies to the targets carry each committed entry with its last
+  request left out of the batch, the digest and COMMIT certificate unchanged (so the batch
+  is no longer the one its certified digest names);
+- ``forge-cert``: STATE replies to the targets carry, for each committed entry, the
+  conflicting batch (its digest recomputed, the PRE-PREPARE re-signed when this replica
+  proposed it) certified by this replica's own COMMIT repeated 2f+1 times;
+- ``forge-proof``: STATE replies to the targets carry the snapshot of ``mutate-snapshot``
+  with a CHECKPOINT proof for its digest made of this replica's own CHECKPOINT repeated
+  2f+1 times.
 
 Specs parse from ``MODE[:peer,peer][@ROUNDS]`` (``--byzantine`` of ``prsm-ref node``).
 ``ROUNDS`` scopes the behaviour to protocol rounds, ByzzFuzz style: ``@2`` or ``@1-3`` are
@@ -48,6 +57,7 @@ from reference_system.consensus.messages import (
     SIGNED,
     Checkpoint,
     Commit,
+    CommittedEntry,
     Prepare,
     PrePrepare,
     State,
@@ -59,7 +69,7 @@ from reference_system.consensus.replica import Replica
 
 MODES = ("equivocate", "double-vote", "corrupt-sig", "mutate", "mutate-view", "mutate-seq",
          "mutate-digest", "silence", "replay", "forge", "drop-cert", "mutate-checkpoint",
-         "mutate-state", "mutate-snapshot")
+         "mutate-state", "mutate-snapshot", "mutate-batch", "forge-cert", "forge-proof")
 MUTATIONS = ("view+1", "view-1", "seq+1", "seq-1", "digest")
 
 
@@ -109,6 +119,14 @@ def parse_spec(text: str) -> ByzantineSpec:
     except ValueError:
         raise ValueError(f"bad byzantine targets {peers!r}: expected replica ids") from None
     return ByzantineSpec(mode, targets, parse_rounds(rounds) if rounds else None)
+
+
+# Behaviour -> the ByzantineReplica method that rewrites one message.
+_STATE_LIES = {"mutate-state": "_mutate_state", "mutate-snapshot": "_mutate_snapshot",
+               "mutate-batch": "_mutate_batch", "forge-cert": "_forge_cert",
+               "forge-proof": "_forge_proof"}
+_SIGNED_LIES = {"equivocate": "_equivocate", "double-vote": "_double_vote",
+                "drop-cert": "_drop_cert", "mutate-checkpoint": "_mutate_checkpoint"}
 
 
 def _other_digest(digest: str) -> str:
@@ -187,22 +205,14 @@ class ByzantineReplica:
             return [message]  # the forged votes are added after every rewrite
         if mode == "replay":
             return [message, self.rng.choice(self.sent)] if self.sent else [message]
-        if mode == "mutate-state":
-            return [self._mutate_state(message)]
-        if mode == "mutate-snapshot":
-            return [self._mutate_snapshot(message)]
+        if mode in _STATE_LIES:  # STATE replies are not signed: each part carries its proof
+            return [getattr(self, _STATE_LIES[mode])(message)]
         if not isinstance(message, SIGNED):
             return [message]
         if mode == "corrupt-sig":
             return [dataclasses.replace(message, sig=bytes(b ^ 0x5A for b in message.sig))]
-        if mode == "equivocate":
-            return [self._equivocate(message)]
-        if mode == "double-vote":
-            return [self._double_vote(message)]
-        if mode == "drop-cert":
-            return [self._drop_cert(message)]
-        if mode == "mutate-checkpoint":
-            return [self._mutate_checkpoint(message)]
+        if mode in _SIGNED_LIES:
+            return [getattr(self, _SIGNED_LIES[mode])(message)]
         return [self._mutate(mode, message)]
 
     def _drop_cert(self, message: Any) -> Any:
@@ -219,6 +229,16 @@ class ByzantineReplica:
         data["balances"][sorted(data["balances"])[0]] += 1
         return dataclasses.replace(message, snapshot=canonical(data))
 
+    def _forge_proof(self, message: Any) -> Any:
+        forged = self._mutate_snapshot(message)
+        if forged is message:
+            return message
+        machine = self.honest._restored(forged.snapshot)
+        if machine is None:
+            return message
+        vote = self._resign(Checkpoint(forged.seq, machine.digest(), self.honest.id))
+        return dataclasses.replace(forged, checkpoint_proof=(vote,) * (2 * self.honest.f + 1))
+
     def _mutate_state(self, message: Any) -> Any:
         if not isinstance(message, State) or not message.entries:
             return message
@@ -228,6 +248,28 @@ class ByzantineReplica:
             pp = dataclasses.replace(entry.pre_prepare, batch=batch, digest=batch_digest(batch))
             entries.append(dataclasses.replace(entry, pre_prepare=pp))
         return dataclasses.replace(message, entries=tuple(entries))
+
+    @staticmethod
+    def _mutate_batch(message: Any) -> Any:
+        if not isinstance(message, State) or not message.entries:
+            return message
+        entries = tuple(dataclasses.replace(e, pre_prepare=dataclasses.replace(
+            e.pre_prepare, batch=e.pre_prepare.batch[:-1])) for e in message.entries)
+        return dataclasses.replace(message, entries=entries)
+
+    def _forge_cert(self, message: Any) -> Any:
+        lie = self._mutate_state(message)
+        if lie is message:
+            return message
+        entries = tuple(self._self_certified(e.pre_prepare) for e in lie.entries)
+        return dataclasses.replace(lie, entries=entries)
+
+    def _self_certified(self, pp: PrePrepare) -> CommittedEntry:
+        """``pp`` with this replica's COMMIT repeated to a quorum (re-signed if ours)."""
+        if pp.replica == self.honest.id:
+            pp = self._resign(pp)
+        commit = self._resign(Commit(pp.view, pp.seq, pp.digest, self.honest.id))
+        return CommittedEntry(pp, (commit,) * (2 * self.honest.f + 1))
 
     def _mutate_checkpoint(self, message: Any) -> Any:
         if not isinstance(message, Checkpoint):

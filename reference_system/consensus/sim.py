@@ -44,7 +44,7 @@ from reference_system.consensus.events import (
     TimerFired,
     ViewInstalled,
 )
-from reference_system.consensus.messages import Reply, Request, canonical
+from reference_system.consensus.messages import Reply, Request, batch_digest, canonical
 from reference_system.consensus.replica import Replica, ReplicaParams
 from reference_system.consensus.state_machine import StateMachine
 
@@ -326,8 +326,11 @@ class Simulation:
         self.durable[i].append(out)
         if self.identity[i] in self.config.twins:
             return  # a twinned identity is Byzantine: its own executions are not judged
-        previous = self.executed[i].setdefault(out.seq, out.digest)
-        if previous != out.digest:
+        # Agreement is on what was executed: the digest of the requests run, not the one the
+        # certificate names (a batch that does not hash to it must not pass as agreeing).
+        executed = batch_digest(out.batch)
+        previous = self.executed[i].setdefault(out.seq, executed)
+        if previous != executed:
             self.problems.append(f"replica {i} executed seq {out.seq} twice, differently")
         for request, result in zip(out.batch, out.results, strict=True):
             self._record_request(i, out.seq, request, result)

@@ -32,6 +32,13 @@ SCHEDULES = {
     # from the primary's (lying) STATE replies
     "catch-up": "byz=0 mutate-state deaf@0=3<1,2 net=3",
     "snapshot": "byz=0 mutate-snapshot deaf@0=3<1,2 net=5",
+    # the same left-behind replica, told entries whose batch is not the one their certified
+    # digest names (a request left out)
+    "catch-up-batch": "byz=0 mutate-batch deaf@0=3<1,2 net=3",
+    # ... told entries certified by the Byzantine primary's one COMMIT repeated 2f+1 times
+    "catch-up-forged": "byz=0 forge-cert deaf@0=3<1,2 net=3",
+    # ... sent a snapshot whose CHECKPOINT proof is the primary's one CHECKPOINT repeated
+    "snapshot-forged": "byz=0 forge-proof deaf@0=3<1,2 net=5",
 }
 if os.environ.get("PRSM_BYZZFUZZ"):
     SCHEDULES = {"replay": os.environ["PRSM_BYZZFUZZ"]}

@@ -77,3 +77,24 @@ def test_a_skipped_sequence_number_is_caught_unless_state_transfer_jumped_there(
     assert verdict.witness["sequence numbers skipped in execution"] == [
         {"node": "n1", "executed": 4, "after": 2}]
     assert check_agreement([jumped, unknown]).valid is True
+
+
+def test_different_requests_executed_under_one_digest() -> None:
+    # A node that installed a catch-up entry whose batch is not the one its digest names.
+    short = [GOOD[0], (2, 0, "d2", ["r2"]), GOOD[2]]
+    verdict = check_agreement([node("n0", GOOD), node("n1", GOOD), node("n2", short)])
+    assert verdict.valid is False
+    assert "conflicting digests" not in verdict.witness
+    assert verdict.witness["different requests under one digest"] == [
+        {"seq": 2, "digest": "d2", "request_ids": [
+            {"nodes": ["n0", "n1"], "request_ids": ["r2", "r3"]},
+            {"nodes": ["n2"], "request_ids": ["r2"]}]}]
+    reordered = [GOOD[0], (2, 0, "d2", ["r3", "r2"]), GOOD[2]]
+    assert check_agreement([node("n0", GOOD), node("n1", reordered)]).valid is False
+
+
+def test_request_lists_are_compared_only_where_a_node_gives_them() -> None:
+    listed = node("n0", GOOD)
+    unlisted = NodeLog.from_json("n1", {"entries": [
+        {"seq": s, "view": v, "digest": d} for s, v, d, _ in GOOD]})
+    assert check_agreement([listed, unlisted]).valid is True
