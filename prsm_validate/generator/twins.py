@@ -16,8 +16,9 @@ holding both copies could not be reproduced. The text form, one token per field:
     twins=1 @0=0,1|1',2,3 @1=0,1,2|1',3 net=42
 
 - ``twins=I[,J]``: the twinned identities; ``I'`` names the second process of ``I``;
-- ``@R=groups``: the arrangement of round R, groups separated by ``|`` (a round with no token
-  is fully connected, both copies included);
+- ``@R=groups``: the arrangement of round R, groups separated by ``|``; rounds 0..R all
+  given. Before round 0 and after the last round the twin hears nobody and is heard by all
+  (on real processes every other link reaches the original);
 - ``net=SEED``: the simulator's message-order seed (real processes ignore it).
 
 The enumeration is a mixed-radix numbering of (twinned identity, arrangement of round 0,
@@ -94,18 +95,18 @@ class TwinsSchedule:
         return len(self.rounds) - 1
 
     def partitions(self) -> tuple[RoundPartition, ...]:
-        """The arrangements as round-scoped partitions of the processes (a fully connected
-        round is none)."""
-        return tuple(RoundPartition(r, r, a) for r, a in enumerate(self.rounds) if len(a) > 1)
+        """The arrangements as round-scoped partitions of the processes."""
+        return tuple(RoundPartition(r, r, a) for r, a in enumerate(self.rounds))
 
     def delivers(self, round_number: int, src: str, dst: str) -> bool:
         """Whether a message of ``round_number`` from process ``src`` reaches ``dst``."""
-        return not any(p.drops(round_number, src, dst) for p in self.partitions())
+        if not 0 <= round_number < len(self.rounds):
+            return not dst.endswith(TWIN_MARK)
+        return not self.partitions()[round_number].drops(round_number, src, dst)
 
     def text(self) -> str:
         """The compact text form (see the module docstring)."""
-        rounds = [f"@{r}=" + "|".join(",".join(g) for g in a)
-                  for r, a in enumerate(self.rounds) if len(a) > 1]
+        rounds = [f"@{r}=" + "|".join(",".join(g) for g in a) for r, a in enumerate(self.rounds)]
         return " ".join([f"twins={','.join(map(str, self.twins))}", *rounds, f"net={self.net}"])
 
 
@@ -130,9 +131,9 @@ def parse(text: str, n: int = 4) -> TwinsSchedule:
         raise ValueError(f"Twins schedule {text!r} needs twins=I[,J] with distinct 0 <= I < {n}")
     if len(twins) > (n - 1) // 3:
         raise ValueError(f"{len(twins)} twinned identities exceed f = {(n - 1) // 3} for n = {n}")
-    everyone = (tuple(process_names(n, twins)),)
-    rounds = tuple(_checked(given.get(r, everyone), n, twins, r)
-                   for r in range(max(given, default=-1) + 1))
+    if sorted(given) != list(range(len(given))) or not given:
+        raise ValueError(f"Twins schedule {text!r} needs rounds @0=..@R=, each once, in order")
+    rounds = tuple(_checked(given[r], n, twins, r) for r in range(len(given)))
     return TwinsSchedule(n, twins, rounds, net)
 
 

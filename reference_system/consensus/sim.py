@@ -12,8 +12,9 @@ faults) drops replica-to-replica messages during the chaotic phase only; a messa
 its view and sequence fields, or its sender's current view and last executed sequence.
 ``twins`` (Bano et al., OPODIS 2022) run a second process with a replica's identity (its keys)
 during the chaotic phase: process ``n + k`` is the twin of replica ``twins[k]``; a message to
-an identity reaches each of its processes that ``cut`` does not separate from the sender, and
-the twins stop when the chaotic phase ends (as the harness stops a real twin). A twinned
+an identity reaches each of its processes that ``cut`` does not separate from the sender;
+clients talk to the originals only (a twin has no client connection, as on real processes),
+and the twins stop when the chaotic phase ends (as the harness stops a real twin). A twinned
 identity counts as Byzantine.
 :meth:`Simulation.violations` checks agreement, validity, exactly-once execution, supply
 conservation and that clients accepted what replicas executed.
@@ -285,7 +286,7 @@ class Simulation:
             self.timer_ids.pop((client, "retry"), None)
             return
         targets = range(self.config.n) if broadcast else [client.view % self.config.n]
-        self.pending.extend((p, request) for t in targets for p in self.processes_of(t))
+        self.pending.extend((t, request) for t in targets)  # clients reach originals only
         self._set_timer(client, "retry", CLIENT_RETRY)
 
     def _apply(self, i: int, outputs: list[Any]) -> None:
@@ -297,6 +298,8 @@ class Simulation:
                 self.pending.extend((p, out.message) for p, j in self.identity.items()
                                     if j != self.identity[i] and not self._cut(i, p, out.message))
             elif isinstance(out, SendReply):
+                if i >= self.config.n:
+                    continue  # a twin has no client connection: its replies go nowhere
                 client = self._client_named(out.reply.client)
                 if client is not None:
                     self.pending.append((client, out.reply))
