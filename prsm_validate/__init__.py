@@ -47,6 +47,10 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "generate_byzzfuzz": ("prsm_validate.generator.byzzfuzz", "generate"),
     "run_byzzfuzz_cuts": ("prsm_validate.nemesis.byzzfuzz", "run_cuts"),
     "byzzfuzz_base_rounds": ("prsm_validate.nemesis.byzzfuzz", "base_rounds"),
+    "TwinsSchedule": ("prsm_validate.generator.twins", "TwinsSchedule"),
+    "parse_twins": ("prsm_validate.generator.twins", "parse"),
+    "run_twins_rounds": ("prsm_validate.nemesis.twins", "run_twins_rounds"),
+    "twins_as_run": ("prsm_validate.nemesis.twins", "as_run"),
     "cluster_machine": ("prsm_validate.nemesis.stateful", "cluster_machine"),
     # targets and the API
     "Deployment": ("prsm_validate.targets.base", "Deployment"),

@@ -13,6 +13,8 @@ scoped by sequence (``cut@sA-B``) the highest sequence number they executed, rea
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,11 +71,25 @@ def run_cuts(nemesis: Any, cluster: Any, schedule: ByzzSchedule, max_s: float = 
     """Apply ``schedule``'s partitions in order, each while the cluster is in its rounds
     (rounds already shifted to the cluster's: :meth:`ByzzSchedule.shifted`); a cut whose
     rounds passed before it began is skipped. Returns after the last cut, or ``max_s``."""
-    observed = _Observed(cluster, [node_name(i) for i in range(schedule.n)
-                                   if i != schedule.byzantine])
+    def apply(cut: RoundPartition | RoundDeafness) -> Any:
+        grudge = cut.grudge(nemesis.nodes)
+        return nemesis.partition("explicit", grudge={k: sorted(v) for k, v in grudge.items()})
+
+    watched = [node_name(i) for i in range(schedule.n) if i != schedule.byzantine]
+    return run_rounds(cluster, watched, schedule.cuts, apply, max_s, hold_s, poll_s)
+
+
+def run_rounds(cluster: Any, watched: list[str],
+               cuts: Sequence[RoundPartition | RoundDeafness],
+               apply: Callable[[Any], AbstractContextManager[Any]], max_s: float = 30.0,
+               hold_s: float = 3.0, poll_s: float = 0.05) -> list[CutRecord]:
+    """Apply each of ``cuts`` (``apply(cut)`` puts it in force as a context) while the
+    replicas ``watched`` report its rounds, in order; the shared round driver of ByzzFuzz
+    and Twins schedules on real processes."""
+    observed = _Observed(cluster, watched)
     records: list[CutRecord] = []
     deadline = time.monotonic() + max_s
-    for index, cut in enumerate(schedule.cuts):
+    for index, cut in enumerate(cuts):
         rounds = observed.rounds()
         while _round(cut, rounds) < cut.first_round and time.monotonic() < deadline:
             time.sleep(poll_s)
@@ -82,17 +98,17 @@ def run_cuts(nemesis: Any, cluster: Any, schedule: ByzzSchedule, max_s: float = 
         if now > cut.last_round or time.monotonic() >= deadline:
             records.append(CutRecord(index, now, now, 0.0, "its rounds had passed"))
             continue
-        records.append(_hold(nemesis, cut, observed, index, now, min(
+        records.append(_hold(apply(cut), cut, observed, index, now, min(
             hold_s, deadline - time.monotonic()), poll_s))
     return records
 
 
-def _hold(nemesis: Any, cut: RoundPartition | RoundDeafness, observed: _Observed, index: int,
-          now: int, hold_s: float, poll_s: float) -> CutRecord:
+def _hold(fault: AbstractContextManager[Any], cut: RoundPartition | RoundDeafness,
+          observed: _Observed, index: int, now: int, hold_s: float, poll_s: float
+          ) -> CutRecord:
     record = CutRecord(index, now)
     started = time.monotonic()
-    grudge = cut.grudge(nemesis.nodes)
-    with nemesis.partition("explicit", grudge={k: sorted(v) for k, v in grudge.items()}):
+    with fault:
         while True:
             time.sleep(poll_s)
             current = _round(cut, observed.rounds())

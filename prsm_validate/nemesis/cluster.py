@@ -88,3 +88,29 @@ def redirect(client: ProxyClient, senders: Sequence[str], receiver: str, upstrea
             client.update_proxy(name, upstream=original)
 
     return undo
+
+
+def twin_arrangement(nodes: Sequence[str], node: str, twin: str,
+                     groups: Sequence[Sequence[str]]) -> tuple[list[str], partitions.Grudge]:
+    """How to put the replicas ``nodes``, twinned ``node`` and its ``twin`` process in
+    ``groups`` that hear only within themselves: the replicas whose links to ``node`` must
+    reach the twin (those in the twin's group), and the grudge to apply on the links. A
+    replica's link to ``node`` carries its messages to whichever copy it reaches, so it is cut
+    when that copy is in another group; the twin's own links are ``<twin>-to-<peer>``."""
+    group = {p: k for k, members in enumerate(groups) for p in members}
+    missing = {*nodes, twin} - set(group)
+    if missing or group[node] == group[twin]:
+        raise ValueError(f"groups {groups} must place each of {[*nodes, twin]} once, "
+                         f"{node} and {twin} apart")
+    sees_twin = [j for j in nodes if j != node and group[j] == group[twin]]
+    grudge: dict[str, frozenset[str]] = {}
+    for dst in nodes:
+        deaf = set()
+        for src in [*nodes, twin]:
+            if src == dst or {src, dst} == {node, twin}:
+                continue
+            reached = twin if dst == node and src in sees_twin else dst
+            if group[src] != group[reached]:
+                deaf.add(src)
+        grudge[dst] = frozenset(deaf)
+    return sees_twin, grudge

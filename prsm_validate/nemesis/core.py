@@ -75,6 +75,7 @@ class Nemesis:
     _undo: list[tuple[FaultRecord, Callable[[], None]]] = field(default_factory=list)
     _proxy: Any = None
     _byzantine: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _twins: dict[str, tuple[str, str]] = field(default_factory=dict)  # node -> (twin, listen)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -274,14 +275,44 @@ class Nemesis:
         except BaseException:
             control.stop_twin(twin)
             raise
+        self._twins[node] = (twin, listen)
 
         def undo() -> None:
+            self._twins.pop(node, None)
             try:
                 back()
             finally:
                 control.stop_twin(twin)
 
         return ActiveFault(self, self._begin("twins", f"{node}:{','.join(sees_twin)}", undo))
+
+    def twin_of(self, node: str) -> str:
+        """The component name of ``node``'s twin while :meth:`twins` is in force."""
+        if node not in self._twins:
+            raise ValueError(f"{node} has no twin running; start one with nemesis.twins()")
+        return self._twins[node][0]
+
+    def twins_round(self, node: str, groups: Sequence[Sequence[str]]) -> ActiveFault:
+        """While ``node`` is twinned: arrange the replicas, ``node`` and its twin (named by
+        :meth:`twin_of`) in ``groups`` that hear only within themselves (Twins)."""
+        proxy = self._fault_proxy(base.PARTITION)
+        twin, listen = self.twin_of(node), self._twins[node][1]
+        sees_twin, grudge = cluster_faults.twin_arrangement(self.nodes, node, twin, groups)
+        back = cluster_faults.redirect(proxy, sees_twin, node, listen)
+        try:
+            cut = cluster_faults.partition(proxy, grudge)
+        except BaseException:
+            back()
+            raise
+
+        def undo() -> None:
+            try:
+                cut()
+            finally:
+                back()
+
+        target = "|".join(",".join(g) for g in groups)
+        return ActiveFault(self, self._begin("twins-round", target, undo))
 
     # healing -----------------------------------------------------------------------------
 

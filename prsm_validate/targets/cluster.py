@@ -99,16 +99,41 @@ class ClusterLayout:
         client.populate([*({"name": name, "listen": p.listen, "upstream": p.upstream,
                             "enabled": True} for name, p in self.proxies.items()), *others])
 
+    def twin_links(self, i: int, ports: Sequence[int]) -> dict[str, Proxy]:
+        """Proxies for the links a twin of replica ``i`` opens to each other replica (named
+        ``node-i-twin-to-node-j``, on ``ports``), so that a partition can cut the twin's
+        messages apart from the original's."""
+        twin, links = f"{node_name(i)}-twin", {}
+        others = [j for j in range(self.n) if j != i]
+        for j, port in zip(others, ports, strict=True):
+            original = self.proxies[link_name(node_name(i), node_name(j))]
+            listen_host = original.listen.rsplit(":", 1)[0]
+            dial_host = original.dial.rsplit(":", 1)[0]
+            links[link_name(twin, node_name(j))] = Proxy(f"{listen_host}:{port}",
+                                                         original.upstream, f"{dial_host}:{port}")
+        return links
+
+    def twin_config(self, i: int, links: Mapping[str, Proxy]) -> Path:
+        """A copy of the cluster config in which replica ``i`` dials its peers through the
+        twin's ``links`` (:meth:`twin_links`)."""
+        config = json.loads(self.files.config.read_text())
+        for name, proxy in links.items():
+            config["peers"][str(i)][str(node_index(name.rsplit("-to-", 1)[1]))] = proxy.dial
+        path = self.files.config.parent / f"twin-{node_name(i)}.json"  # beside the keys
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
     def data_dir(self, i: int, twin: bool = False) -> Path:
         """Directory of replica ``i``'s durable log (a twin has its own)."""
         return self.root / ("twin" if twin else "data") / node_name(i)
 
     def node_argv(self, i: int, byzantine: Sequence[str] = (), listen: str | None = None,
-                  http: str | None = None) -> list[str]:
-        """Command line of replica ``i`` (a twin gets its own ``listen`` and ``http``)."""
+                  http: str | None = None, config: Path | None = None) -> list[str]:
+        """Command line of replica ``i`` (a twin gets its own ``listen``, ``http`` and
+        ``config``)."""
         data = self.data_dir(i, twin=bool(listen))
-        argv = [sys.executable, "-m", "reference_system.cli", "node",
-                "--config", str(self.files.config), "--id", str(i), "--data-dir", str(data)]
+        argv = [sys.executable, "-m", "reference_system.cli", "node", "--config",
+                str(config or self.files.config), "--id", str(i), "--data-dir", str(data)]
         for spec in byzantine:
             argv += ["--byzantine", spec]
         if listen:

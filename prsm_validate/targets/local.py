@@ -50,6 +50,7 @@ class LocalTarget:
     capabilities: frozenset[str] = base.LOCAL_CAPABILITIES
     system: LocalSystem | None = None
     deployment: base.Deployment | None = None
+    _twin_links: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def start(self) -> base.Deployment:
         """Start every component and wait until all are ready."""
@@ -156,12 +157,24 @@ class LocalTarget:
         self._running().wait(name)
 
     def start_twin(self, name: str) -> tuple[str, str]:
-        """Start a second process with replica ``name``'s identity on its own addresses;
-        returns (component name, listen address)."""
-        tcp, http = free_ports(2)
+        """Start a second process with replica ``name``'s identity and history (a copy of its
+        durable log) on its own addresses, its messages to the other replicas on its own
+        link proxies (``<name>-twin-to-<peer>``); returns (component name, listen address)."""
+        cluster, i = self._cluster(), node_index(name)
+        tcp, http, *ports = free_ports(2 + cluster.n - 1)
         listen, twin = f"127.0.0.1:{tcp}", f"{name}-twin"
-        argv = self._cluster().node_argv(node_index(name), listen=listen,
-                                         http=f"127.0.0.1:{http}")
+        # The twin starts from the original's durable log as of now (a torn last line is
+        # ignored on replay): one replica, two processes, the same history up to the fork.
+        shutil.rmtree(cluster.data_dir(i, twin=True), ignore_errors=True)
+        if cluster.data_dir(i).exists():
+            shutil.copytree(cluster.data_dir(i), cluster.data_dir(i, twin=True))
+        links = cluster.twin_links(i, ports)
+        with ProxyClient(self._proxy_url()) as client:
+            client.populate([{"name": link, "listen": p.listen, "upstream": p.upstream,
+                              "enabled": True} for link, p in links.items()])
+        self._twin_links[twin] = list(links)
+        argv = cluster.node_argv(i, listen=listen, http=f"127.0.0.1:{http}",
+                                 config=cluster.twin_config(i, links))
         proc = self._running().spawn(twin, argv)
         url = f"http://127.0.0.1:{http}/status"
         self._running().components[twin] = Component(proc, lambda: probes.http_ok(url))
@@ -169,10 +182,15 @@ class LocalTarget:
         return twin, listen
 
     def stop_twin(self, twin: str) -> None:
-        """Stop a twin started by :meth:`start_twin` and forget it."""
+        """Stop a twin started by :meth:`start_twin`, delete its link proxies, forget it."""
         component = self._running().components.pop(twin, None)
         if component is not None:
             component.process.stop()
+        links = self._twin_links.pop(twin, [])
+        if links:
+            with ProxyClient(self._proxy_url()) as client:
+                for link in links:
+                    client.delete_proxy(link)
 
     def links(self) -> list[tuple[str, str]]:
         """The links this target can cut, as (source, destination)."""

@@ -36,7 +36,11 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = ClusterConfig.load(args.config)
     key_path = args.key or args.config.parent / f"node-{args.id}.key.json"
-    node_id, seed, client_secret = load_node_key(key_path)
+    try:
+        node_id, seed, client_secret = load_node_key(key_path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"prsm-ref node: cannot read the node key {key_path} ({exc}); "
+                         "pass --key, or keep the key files beside --config") from None
     if node_id != args.id:
         raise SystemExit(f"{key_path} holds the key of node {node_id}, not {args.id}")
     specs = [parse_spec(s) for s in args.byzantine]
