@@ -95,18 +95,18 @@ MUTANTS: tuple[Mutant, ...] = (
            "inference.py", "except (httpx.HTTPError, KeyError, ValueError) as exc:",
            "except ZeroDivisionError as exc:", ("scenarios/edge/test_failover.py",)),
     Mutant("pbft-weak-prepare-quorum", "a slot is prepared with f prepares instead of 2f",
-           "consensus/replica.py", "if len(votes) < 2 * self.f:\n            return\n"
-           "        slot.prepared = True", "if len(votes) < self.f:\n            return\n"
-           "        slot.prepared = True", (BYZANTINE,)),
+           "consensus/normal.py", "if len(votes) < 2 * r.f:\n        return\n"
+           "    slot.prepared = True", "if len(votes) < r.f:\n        return\n"
+           "    slot.prepared = True", (BYZANTINE,)),
     Mutant("pbft-no-signature-check", "replica signatures are not verified",
            "consensus/crypto.py",
            "return keyring.verify(message.replica, message.payload(), message.sig)",
            "return True", (BYZANTINE,)),
     Mutant("pbft-out-of-order", "a committed batch executes before the ones before it",
-           "consensus/replica.py",
-           "while (entry := self.committed.get(self.last_executed + 1)) is not None:",
-           "while (entry := next((e for s, e in sorted(self.committed.items())"
-           " if s > self.last_executed), None)) is not None:", (PARTITION,)),
+           "consensus/normal.py",
+           "while (entry := log.committed.get(log.last_executed + 1)) is not None:",
+           "while (entry := next((e for s, e in sorted(log.committed.items())"
+           " if s > log.last_executed), None)) is not None:", (PARTITION,)),
     Mutant("ledger-overdraw", "a transfer may overdraw its source",
            "consensus/state_machine.py", "if self.balances.get(source, 0) < amount:",
            "if False:", (CONSENSUS,)),
@@ -176,15 +176,15 @@ MUTANTS: tuple[Mutant, ...] = (
     # Consensus defects that only a Byzantine replica plus a partition at the wrong round
     # expose (found by ``prsm-validate byzzfuzz --mutant ID``, caught black-box by BYZZFUZZ).
     Mutant("viewchange-quorum-2f", "the new primary sends NEW-VIEW on 2f VIEW-CHANGEs",
-           "consensus/viewchange.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
-           "        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f + 1])",
-           "if len(votes) < 2 * self.f:\n            return\n"
-           "        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f])",
+           "consensus/viewchange.py", "if len(votes) < 2 * r.f + 1:\n        return\n"
+           "    chosen = tuple(votes[k] for k in sorted(votes)[: 2 * r.f + 1])",
+           "if len(votes) < 2 * r.f:\n        return\n"
+           "    chosen = tuple(votes[k] for k in sorted(votes)[: 2 * r.f])",
            (byzzfuzz("vc-quorum"),)),
     Mutant("checkpoint-mixed-digests", "CHECKPOINT votes for different digests are pooled",
-           "consensus/replica.py",
-           "votes = self.checkpoint_votes.setdefault(cp.seq, {}).setdefault(cp.state_digest, {})",
-           "votes = self.checkpoint_votes.setdefault(cp.seq, {}).setdefault(\"\", {})",
+           "consensus/checkpoints.py",
+           "votes = r.checkpoints.votes.setdefault(cp.seq, {}).setdefault(cp.state_digest, {})",
+           "votes = r.checkpoints.votes.setdefault(cp.seq, {}).setdefault(\"\", {})",
            (byzzfuzz("checkpoint"),)),
     Mutant("catchup-unmatched-commits", "catch-up accepts an entry whose COMMITs name another "
            "batch", "consensus/certs.py",
@@ -215,9 +215,9 @@ MUTANTS: tuple[Mutant, ...] = (
            "    return sum(1 for c in matching if verify_message(c, keyring)) >= 2 * f + 1",
            (byzzfuzz("snapshot-forged"),)),
     Mutant("checkpoint-weak-quorum", "a checkpoint is stable with f+1 CHECKPOINTs",
-           "consensus/replica.py", "if len(votes) >= 2 * self.f + 1:\n"
-           "            self._certified_checkpoint",
-           "if len(votes) >= self.f + 1:\n            self._certified_checkpoint",
+           "consensus/checkpoints.py", "if len(votes) >= 2 * r.f + 1:\n"
+           "        _certified_checkpoint",
+           "if len(votes) >= r.f + 1:\n        _certified_checkpoint",
            (byzzfuzz("checkpoint"),)),
 )
 
@@ -229,21 +229,21 @@ MUTANTS: tuple[Mutant, ...] = (
 # may not be observable through the API at all.
 SIMULATED: tuple[Mutant, ...] = (
     Mutant("pbft-commit-quorum-f", "a slot commits with f+1 commits instead of 2f+1",
-           "consensus/replica.py", "if len(votes) < 2 * self.f + 1:\n            return\n"
-           "        slot.committed = True", "if len(votes) < self.f + 1:\n            return\n"
-           "        slot.committed = True", ()),
+           "consensus/normal.py", "if len(votes) < 2 * r.f + 1:\n        return\n"
+           "    slot.committed = True", "if len(votes) < r.f + 1:\n        return\n"
+           "    slot.committed = True", ()),
     Mutant("pbft-prepare-any-digest", "prepares for any digest count towards prepared",
-           "consensus/replica.py", "votes = slot.prepares.get(pp.digest, {})\n"
-           "        if len(votes) < 2 * self.f:",
-           "votes = {r: v for d in slot.prepares.values() for r, v in d.items()}\n"
-           "        if len(votes) < 2 * self.f:", ()),
+           "consensus/normal.py", "votes = slot.prepares.get(pp.digest, {})\n"
+           "    if len(votes) < 2 * r.f:",
+           "votes = {k: v for d in slot.prepares.values() for k, v in d.items()}\n"
+           "    if len(votes) < 2 * r.f:", ()),
     Mutant("newview-drops-last-prepared", "NEW-VIEW does not re-propose the highest prepared "
            "sequence", "consensus/certs.py",
            "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s + 1)}",
            "return min_s, {s: best.get(s) for s in range(min_s + 1, max_s)}",
            ()),
     Mutant("dedup-equal-timestamp", "a request ordered twice (across views) executes twice",
-           "consensus/replica.py",
+           "consensus/state.py",
            "return cached is not None and request.timestamp <= cached[0]",
            "return cached is not None and request.timestamp < cached[0]",
            ()),

@@ -65,6 +65,7 @@ from reference_system.consensus.messages import (
     batch_digest,
     canonical,
 )
+from reference_system.consensus.recovery import restored
 from reference_system.consensus.replica import Replica
 
 MODES = ("equivocate", "double-vote", "corrupt-sig", "mutate", "mutate-view", "mutate-seq",
@@ -233,7 +234,7 @@ class ByzantineReplica:
         forged = self._mutate_snapshot(message)
         if forged is message:
             return message
-        machine = self.honest._restored(forged.snapshot)
+        machine = restored(self.honest.state, forged.snapshot)
         if machine is None:
             return message
         vote = self._resign(Checkpoint(forged.seq, machine.digest(), self.honest.id))

@@ -1,4 +1,4 @@
-"""View change (PBFT section 4.4), mixed into :class:`~.replica.Replica`.
+"""View change (PBFT section 4.4): functions over :class:`~.state.ReplicaState`.
 
 A backup whose view-change timer expires while requests wait votes VIEW-CHANGE for v+1,
 carrying its stable checkpoint with its 2f+1 proof and a prepared certificate for every
@@ -13,8 +13,9 @@ filling gaps with null requests; backups recompute that set and reject anything 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from reference_system.consensus.batching import propose
 from reference_system.consensus.certs import (
     new_view_ok,
     new_view_plan,
@@ -22,6 +23,7 @@ from reference_system.consensus.certs import (
     stable_digest,
     view_change_ok,
 )
+from reference_system.consensus.checkpoints import make_stable
 from reference_system.consensus.crypto import verify_message
 from reference_system.consensus.events import (
     Broadcast,
@@ -32,160 +34,174 @@ from reference_system.consensus.events import (
     ViewInstalled,
 )
 from reference_system.consensus.messages import NULL_DIGEST, NewView, PrePrepare, ViewChange
-
-if TYPE_CHECKING:
-    from reference_system.consensus.replica import Replica
-
-    _Base = Replica
-else:
-    _Base = object
+from reference_system.consensus.normal import accept_pre_prepare, arm_view_change_timer
+from reference_system.consensus.state import VIEW_CHANGE_TIMER, ReplicaState, hint_behind
 
 MAX_BACKOFF_DOUBLINGS = 5
 
 
-class ViewChangeMixin(_Base):
-    """VIEW-CHANGE / NEW-VIEW handling."""
+def on_view_change_timer(r: ReplicaState) -> None:
+    """No progress while requests waited, or no NEW-VIEW came: move on, or vote again."""
+    views = r.views
+    views.vc_timer_armed = False
+    if views.view_active:
+        if r.pending_work():
+            _start_view_change(r, views.view + 1)
+    elif len(views.view_changes.get(views.view, {})) >= 2 * r.f + 1:
+        _start_view_change(r, views.view + 1)  # a quorum wants this view; its primary failed
+    else:
+        _retransmit_view_change(r)
 
-    def _on_view_change_timer(self) -> None:
-        self.vc_timer_armed = False
-        if self.view_active:
-            if self._pending_work():
-                self._start_view_change(self.view + 1)
-        elif len(self.view_changes.get(self.view, {})) >= 2 * self.f + 1:
-            self._start_view_change(self.view + 1)  # a quorum wants this view; its primary failed
-        else:
-            self._retransmit_view_change()
 
-    def _start_view_change(self, view: int) -> None:
-        """Vote to move to ``view``: stop normal-case processing and send VIEW-CHANGE."""
-        self.view, self.view_active = view, False
-        self.vc_attempts += 1
-        self.slots = {k: s for k, s in self.slots.items() if k[0] >= view}
-        self._requeue_in_progress()
-        prepared = tuple(self.prepared_certs[s] for s in sorted(self.prepared_certs))
-        vc = self._sign(ViewChange(view, self.stable_seq, self.stable_proof, prepared, self.id))
-        self.view_changes.setdefault(view, {})[self.id] = vc
-        self._emit(Broadcast(vc))
-        self._emit(ViewChangeStarted(view))
-        self._arm_new_view_timer()
-        self._try_new_view(view)
+def _start_view_change(r: ReplicaState, view: int) -> None:
+    """Vote to move to ``view``: stop normal-case processing and send VIEW-CHANGE."""
+    views, log, cps = r.views, r.log, r.checkpoints
+    views.view, views.view_active = view, False
+    views.vc_attempts += 1
+    log.slots = {k: s for k, s in log.slots.items() if k[0] >= view}
+    _requeue_in_progress(r)
+    prepared = tuple(log.prepared_certs[s] for s in sorted(log.prepared_certs))
+    vc = r.sign(ViewChange(view, cps.stable_seq, cps.stable_proof, prepared, r.id))
+    views.view_changes.setdefault(view, {})[r.id] = vc
+    r.emit(Broadcast(vc))
+    r.emit(ViewChangeStarted(view))
+    _arm_new_view_timer(r)
+    _try_new_view(r, view)
 
-    def _arm_new_view_timer(self) -> None:
-        """Wait for NEW-VIEW, longer at each attempt (PBFT's doubling)."""
-        timeout = self.params.view_change_timeout * 2 ** min(self.vc_attempts,
-                                                            MAX_BACKOFF_DOUBLINGS)
-        self.vc_timer_armed = True
-        self._emit(SetTimer("view_change", timeout))
 
-    def _retransmit_view_change(self) -> None:
-        """Fewer than 2f+1 replicas are known to want this view: moving further alone would
-        only leave this replica further from the others, so send the vote again and wait."""
-        own = self._own_vote(self.view)
-        if own is not None:
-            self._emit(Broadcast(own))
-        self._arm_new_view_timer()
+def _arm_new_view_timer(r: ReplicaState) -> None:
+    """Wait for NEW-VIEW, longer at each attempt (PBFT's doubling)."""
+    timeout = r.params.view_change_timeout * 2 ** min(r.views.vc_attempts,
+                                                      MAX_BACKOFF_DOUBLINGS)
+    r.views.vc_timer_armed = True
+    r.emit(SetTimer(VIEW_CHANGE_TIMER, timeout))
 
-    def _requeue_in_progress(self) -> None:
-        # Requests of abandoned pre-prepares stay pending: the next primary may order them.
-        for key, request in self.in_progress.items():
-            self.queue.setdefault(key, request)
-        self.in_progress.clear()
 
-    def _on_view_change(self, vc: ViewChange) -> None:
-        if vc.view < self.view or (vc.view == self.view and self.view_active):
-            self._help_voter(vc)
-            return
-        if vc.replica in self.view_changes.get(vc.view, {}):
-            return
-        if not view_change_ok(vc, self.keyring, self.n, self.f, self.params.window):
-            return
-        votes = self.view_changes.setdefault(vc.view, {})
-        votes[vc.replica] = vc
-        if vc.view == self.view:
-            self._help_voter(vc)  # it may have been cut off when we broadcast ours
-            if len(votes) == 2 * self.f + 1:
-                self._arm_new_view_timer()  # PBFT: the wait for NEW-VIEW starts at a quorum
-        self._join_view_change()
-        self._try_new_view(vc.view)
+def _retransmit_view_change(r: ReplicaState) -> None:
+    """Fewer than 2f+1 replicas are known to want this view: moving further alone would
+    only leave this replica further from the others, so send the vote again and wait."""
+    own = _own_vote(r, r.views.view)
+    if own is not None:
+        r.emit(Broadcast(own))
+    _arm_new_view_timer(r)
 
-    def _help_voter(self, vc: ViewChange) -> None:
-        """A replica votes for a view we voted for or left: it may have missed that view's
-        NEW-VIEW, or our vote (it was cut off when we sent it, or we moved on with a quorum it
-        never saw). Send it what we have."""
-        nv = self.new_view
-        answer = nv if nv is not None and nv.view == vc.view else self._own_vote(vc.view)
-        if answer is None or vc.replica == self.id:
-            return
-        key = (vc.replica, vc.view, isinstance(answer, NewView))
-        if key not in self.helped and verify_message(vc, self.keyring):
-            self.helped.add(key)  # once per resync period: two replicas must not echo forever
-            self._emit(Send(vc.replica, answer))
 
-    def _own_vote(self, view: int) -> ViewChange | None:
-        return self.view_changes.get(view, {}).get(self.id)
+def _requeue_in_progress(r: ReplicaState) -> None:
+    # Requests of abandoned pre-prepares stay pending: the next primary may order them.
+    log = r.log
+    for key, request in log.in_progress.items():
+        log.queue.setdefault(key, request)
+    log.in_progress.clear()
 
-    def _join_view_change(self) -> None:
-        """f+1 replicas want a higher view: at least one is honest, so join the smallest."""
-        voters: dict[int, int] = {}
-        for view, votes in self.view_changes.items():
-            if view > self.view:
-                for replica in votes:
-                    voters[replica] = min(view, voters.get(replica, view))
-        if len(voters) >= self.f + 1:
-            self._start_view_change(min(voters.values()))
 
-    def _try_new_view(self, view: int) -> None:
-        if primary_of(view, self.n) != self.id or self.view != view or self.view_active:
-            return
-        votes = self.view_changes.get(view, {})
-        if len(votes) < 2 * self.f + 1:
-            return
-        chosen = tuple(votes[r] for r in sorted(votes)[: 2 * self.f + 1])
-        _, plan = new_view_plan(chosen)
-        pre_prepares = tuple(self._sign(PrePrepare(
-            view, seq, NULL_DIGEST if cert is None else cert.pre_prepare.digest, self.id,
-            () if cert is None else cert.pre_prepare.batch)) for seq, cert in sorted(plan.items()))
-        nv = self._sign(NewView(view, chosen, pre_prepares, self.id))
-        self._emit(Broadcast(nv))
-        self._install_new_view(nv)
+def on_view_change(r: ReplicaState, vc: ViewChange) -> None:
+    """A VIEW-CHANGE vote: record it, help its sender, join or lead the view change."""
+    views = r.views
+    if vc.view < views.view or (vc.view == views.view and views.view_active):
+        _help_voter(r, vc)
+        return
+    if vc.replica in views.view_changes.get(vc.view, {}):
+        return
+    if not view_change_ok(vc, r.keyring, r.n, r.f, r.params.window):
+        return
+    votes = views.view_changes.setdefault(vc.view, {})
+    votes[vc.replica] = vc
+    if vc.view == views.view:
+        _help_voter(r, vc)  # it may have been cut off when we broadcast ours
+        if len(votes) == 2 * r.f + 1:
+            _arm_new_view_timer(r)  # PBFT: the wait for NEW-VIEW starts at a quorum
+    _join_view_change(r)
+    _try_new_view(r, vc.view)
 
-    def _on_new_view(self, nv: NewView) -> None:
-        if nv.view < self.view or (nv.view == self.view and self.view_active):
-            return
-        if new_view_ok(nv, self.keyring, self.n, self.f, self.params.window):
-            self._install_new_view(nv)
 
-    def _install_new_view(self, nv: NewView) -> None:
-        """Enter ``nv.view``: adopt its checkpoint, log its pre-prepares, resume."""
-        self.view, self.view_active, self.installed_view = nv.view, True, nv.view
-        self.vc_attempts = 0
-        self.new_view = nv
-        self.slots = {k: s for k, s in self.slots.items() if k[0] >= nv.view}
-        self.view_changes = {v: m for v, m in self.view_changes.items() if v > nv.view}
-        self._requeue_in_progress()
-        self._adopt_new_view_checkpoint(nv)
-        for pp in nv.pre_prepares:
-            if pp.seq > self.stable_seq:
-                self._accept_pre_prepare(self._slot(nv.view, pp.seq), pp)
-        # PBFT: the new primary numbers on from max-s; numbers it handed out in earlier views
-        # that no quorum prepared are reused (they cannot have committed).
-        self.next_seq = max([self.last_executed,
-                             *(pp.seq for pp in nv.pre_prepares),
-                             max(vc.stable_seq for vc in nv.view_changes)])
-        self._emit(ViewInstalled(nv.view))
-        self.vc_timer_armed = False
-        self._emit(CancelTimer("view_change"))
-        if self._pending_work():
-            self._arm_view_change_timer()
-        self._propose()
+def _help_voter(r: ReplicaState, vc: ViewChange) -> None:
+    """A replica votes for a view we voted for or left: it may have missed that view's
+    NEW-VIEW, or our vote (it was cut off when we sent it, or we moved on with a quorum it
+    never saw). Send it what we have."""
+    nv = r.views.new_view
+    answer = nv if nv is not None and nv.view == vc.view else _own_vote(r, vc.view)
+    if answer is None or vc.replica == r.id:
+        return
+    key = (vc.replica, vc.view, isinstance(answer, NewView))
+    if key not in r.views.helped and verify_message(vc, r.keyring):
+        r.views.helped.add(key)  # once per resync period: two replicas must not echo forever
+        r.emit(Send(vc.replica, answer))
 
-    def _adopt_new_view_checkpoint(self, nv: NewView) -> None:
-        best: Any = max(nv.view_changes, key=lambda vc: vc.stable_seq)
-        if best.stable_seq <= self.stable_seq:
-            return
-        digest = stable_digest(best)
-        own = self.snapshots.get(best.stable_seq)
-        if own is not None and own.digest == digest:
-            self._make_stable(best.stable_seq, digest, best.checkpoint_proof)
-        else:  # we lack that state: fetch it
-            self._hint_behind(best.stable_seq, nv.view)
+
+def _own_vote(r: ReplicaState, view: int) -> ViewChange | None:
+    return r.views.view_changes.get(view, {}).get(r.id)
+
+
+def _join_view_change(r: ReplicaState) -> None:
+    """f+1 replicas want a higher view: at least one is honest, so join the smallest."""
+    voters: dict[int, int] = {}
+    for view, votes in r.views.view_changes.items():
+        if view > r.views.view:
+            for replica in votes:
+                voters[replica] = min(view, voters.get(replica, view))
+    if len(voters) >= r.f + 1:
+        _start_view_change(r, min(voters.values()))
+
+
+def _try_new_view(r: ReplicaState, view: int) -> None:
+    views = r.views
+    if primary_of(view, r.n) != r.id or views.view != view or views.view_active:
+        return
+    votes = views.view_changes.get(view, {})
+    if len(votes) < 2 * r.f + 1:
+        return
+    chosen = tuple(votes[k] for k in sorted(votes)[: 2 * r.f + 1])
+    _, plan = new_view_plan(chosen)
+    pre_prepares = tuple(r.sign(PrePrepare(
+        view, seq, NULL_DIGEST if cert is None else cert.pre_prepare.digest, r.id,
+        () if cert is None else cert.pre_prepare.batch)) for seq, cert in sorted(plan.items()))
+    nv = r.sign(NewView(view, chosen, pre_prepares, r.id))
+    r.emit(Broadcast(nv))
+    _install_new_view(r, nv)
+
+
+def on_new_view(r: ReplicaState, nv: NewView) -> None:
+    """A NEW-VIEW: install it if it is for a view we have not installed and it checks out."""
+    views = r.views
+    if nv.view < views.view or (nv.view == views.view and views.view_active):
+        return
+    if new_view_ok(nv, r.keyring, r.n, r.f, r.params.window):
+        _install_new_view(r, nv)
+
+
+def _install_new_view(r: ReplicaState, nv: NewView) -> None:
+    """Enter ``nv.view``: adopt its checkpoint, log its pre-prepares, resume."""
+    views, log = r.views, r.log
+    views.view, views.view_active, views.installed_view = nv.view, True, nv.view
+    views.vc_attempts = 0
+    views.new_view = nv
+    log.slots = {k: s for k, s in log.slots.items() if k[0] >= nv.view}
+    views.view_changes = {v: m for v, m in views.view_changes.items() if v > nv.view}
+    _requeue_in_progress(r)
+    _adopt_new_view_checkpoint(r, nv)
+    for pp in nv.pre_prepares:
+        if pp.seq > r.checkpoints.stable_seq:
+            accept_pre_prepare(r, r.slot(nv.view, pp.seq), pp)
+    # PBFT: the new primary numbers on from max-s; numbers it handed out in earlier views
+    # that no quorum prepared are reused (they cannot have committed).
+    log.next_seq = max([log.last_executed,
+                        *(pp.seq for pp in nv.pre_prepares),
+                        max(vc.stable_seq for vc in nv.view_changes)])
+    r.emit(ViewInstalled(nv.view))
+    views.vc_timer_armed = False
+    r.emit(CancelTimer(VIEW_CHANGE_TIMER))
+    if r.pending_work():
+        arm_view_change_timer(r)
+    propose(r)
+
+
+def _adopt_new_view_checkpoint(r: ReplicaState, nv: NewView) -> None:
+    best: Any = max(nv.view_changes, key=lambda vc: vc.stable_seq)
+    if best.stable_seq <= r.checkpoints.stable_seq:
+        return
+    digest = stable_digest(best)
+    own = r.checkpoints.snapshots.get(best.stable_seq)
+    if own is not None and own.digest == digest:
+        make_stable(r, best.stable_seq, digest, best.checkpoint_proof)
+    else:  # we lack that state: fetch it
+        hint_behind(r, best.stable_seq, nv.view)

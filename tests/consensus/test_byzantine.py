@@ -8,6 +8,7 @@ from reference_system.consensus.certs import checkpoint_proof_ok, distinct_valid
 from reference_system.consensus.crypto import FastKeyring, sign_message, verify_message
 from reference_system.consensus.events import Receive, Send
 from reference_system.consensus.messages import Fetch, State, batch_digest
+from reference_system.consensus.recovery import restored
 from tests.consensus.test_replica import SECRETS, Cluster, request
 
 
@@ -83,7 +84,7 @@ def test_forge_proof_repeats_one_checkpoint_for_a_forged_snapshot() -> None:
     honest, lie = _state_reply(cluster, 1), _state_reply(cluster, 1, "forge-proof")
     assert honest.snapshot is not None and lie.snapshot not in (None, honest.snapshot)
     lagging = cluster.replicas[3]
-    forged = lagging._restored(lie.snapshot)
+    forged = restored(lagging.state, lie.snapshot)
     assert forged is not None and forged.ledger.balances == {"a": 7, "b": 4}
     keyring = lagging.keyring
     assert len(lie.checkpoint_proof) == 3 and {c.replica for c in lie.checkpoint_proof} == {1}

@@ -140,7 +140,8 @@ def test_stable_checkpoint_collects_the_log_and_moves_the_watermarks() -> None:
         cluster.run()
     replica = cluster.replicas[1]
     assert replica.last_executed == 5 and replica.stable_seq == 4
-    assert all(seq > 4 for _, seq in replica.slots) and all(s > 4 for s in replica.committed)
+    log = replica.state.log
+    assert all(seq > 4 for _, seq in log.slots) and all(s > 4 for s in log.committed)
     status = replica.status()
     assert (status["low_watermark"], status["high_watermark"]) == (4, 8)
     far = (request(9, client="far"),)
