@@ -120,6 +120,8 @@ MODULES: tuple[Module, ...] = (
     Module("api/models.py", "api", (_HEALTH, _LIMITS, _MEMORY, _TASKS, _LLM, _HOSTILE)),
     Module("api/strict.py", "api", (_HOSTILE, _MEMORY, _ERROR_CODES)),
     Module("api/lockout.py", "auth", (_LOGIN, _AUTH)),
+    Module("api/admin.py", "auth", ("scenarios/security/test_function_authorization.py",
+                                    _LOGIN)),
     Module("settings.py", "api", (_HEALTH, _AUTH)),
 )
 
