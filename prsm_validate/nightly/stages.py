@@ -1,11 +1,11 @@
 """Stages of a night: the extension point of ``prsm-validate nightly``.
 
-A night runs its stages in order; the built-in ones are ``byzzfuzz`` (simulated ByzzFuzz
-schedules, :mod:`prsm_validate.nightly.byzzfuzz`) and ``chaos`` (randomised schedules of every
-family with the load soak, :mod:`prsm_validate.nightly.chaos`). More stages come from the entry
-point group ``prsm_validate.nightly_stages`` (each names a callable returning a
-:class:`Stage`), e.g. a rotating sample of planted defects. A stage gets ``share`` of the chaos
-time left when it begins (the last stage gets the rest), must stop when
+A night runs its stages in order; the built-in ones are ``byzzfuzz`` and ``twins`` (simulated
+ByzzFuzz and Twins schedules, :mod:`prsm_validate.nightly.byzzfuzz`) and ``chaos``
+(randomised schedules of every family with the load soak, :mod:`prsm_validate.nightly.chaos`).
+More stages come from the entry point group ``prsm_validate.nightly_stages`` (each names a
+callable returning a :class:`Stage`), e.g. a rotating sample of planted defects. A stage gets
+``share`` of the chaos time left when it begins (the last stage gets the rest), must stop when
 ``night.stage_over()`` says so, and returns a :class:`StageResult`: its verdict, the failure
 classes it found, one verdict per scenario (for regressions across nights), figures (for
 drifts) and details for the report.
@@ -54,12 +54,12 @@ class Stage(Protocol):
 
 
 def registered() -> list[Stage]:
-    """The built-in ByzzFuzz simulator stage, the stages other packages register, then the
-    built-in chaos stage."""
-    from prsm_validate.nightly.byzzfuzz import ByzzFuzzStage
+    """The built-in ByzzFuzz and Twins simulator stages, the stages other packages register,
+    then the built-in chaos stage."""
+    from prsm_validate.nightly.byzzfuzz import ByzzFuzzStage, TwinsStage
     from prsm_validate.nightly.chaos import ChaosStage
 
-    stages: list[Stage] = [ByzzFuzzStage()]
+    stages: list[Stage] = [ByzzFuzzStage(), TwinsStage()]
     for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
         stages.append(point.load()())
     return [*stages, ChaosStage()]  # chaos last: it takes whatever time the others left
