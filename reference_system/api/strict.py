@@ -1,6 +1,7 @@
-"""Strict request decoding: NaN, Infinity, numbers that overflow a float (``1e400``) and NUL
-characters in any string or object key of a JSON body are refused with 422 before a route
-sees them (PostgreSQL's jsonb and text take none of them: they were 500s); control characters
+"""Strict request decoding: NaN, Infinity, numbers that overflow a float (``1e400``), NUL
+characters and lone UTF-16 surrogates (``"\\ud800"``: valid JSON, not encodable as UTF-8) in
+any string or object key of a JSON body are refused with 422 before a route sees them
+(PostgreSQL's jsonb and text take none of them: they were 500s); control characters
 are refused in path parameters (:data:`CleanPath`).
 
 :class:`StrictRoute` is the routers' ``route_class``: its requests decode JSON with
@@ -28,8 +29,9 @@ class _Refused(json.JSONDecodeError):
 
 
 def strict_loads(raw: bytes | str) -> Any:
-    """``json.loads`` that refuses non-finite numbers and NUL characters (and, as JSON
-    errors too, bytes that are not UTF-8 and nesting deeper than the parser goes)."""
+    """``json.loads`` that refuses non-finite numbers, NUL characters and lone surrogates
+    (and, as JSON errors too, bytes that are not UTF-8 and nesting deeper than the parser
+    goes)."""
     try:
         text = raw.decode() if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
@@ -48,24 +50,36 @@ def strict_loads(raw: bytes | str) -> Any:
         value = json.loads(text, parse_constant=constant, parse_float=number)
     except RecursionError:
         raise _Refused("the body nests deeper than the server reads", text) from None
-    if _has_nul(value):
-        raise _Refused("a string or key holds a NUL character", text)
+    problem = _unstorable(value)
+    if problem:
+        raise _Refused(f"a string or key holds {problem}", text)
     return value
 
 
-def _has_nul(value: Any) -> bool:
+def _unstorable(value: Any) -> str | None:
+    """What in ``value`` no text column can store (None: nothing)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return "a NUL character"
+            if not _utf8(item):
+                return "a lone UTF-16 surrogate (not encodable as UTF-8)"
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return False
+    return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class StrictRequest(Request):

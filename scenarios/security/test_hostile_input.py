@@ -1,8 +1,9 @@
-"""Hostile input (OWASP API8, targeted cases on top of the fuzzing): NaN, Infinity, 1e400, NUL
-and control characters in strings, object keys and path parameters, 10,000-deep JSON, a chunked
-oversize body, and type coercion. On any target none of these is a server error; where the
-target declares strict input (the reference: ``strict_input``) each is refused with 422 before
-it reaches storage, and an integer field takes neither ``"10"`` nor ``true``."""
+"""Hostile input (OWASP API8, targeted cases on top of the fuzzing): NaN, Infinity, 1e400, NUL,
+control characters and lone UTF-16 surrogates (not encodable as UTF-8) in strings, object
+keys and path parameters, 10,000-deep JSON, a chunked oversize body, and type coercion. On any
+target none of these is a server error; where the target declares strict input (the
+reference: ``strict_input``) each is refused with 422 before it reaches storage, and an
+integer field takes neither ``"10"`` nor ``true``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ TIMEOUT_S = 5.0
 NUMBERS = {"nan": "NaN", "infinity": "Infinity", "minus-infinity": "-Infinity",
            "overflow": "1e400"}
 STRINGS = {"nul-in-value": '"a\\u0000b"', "nul-in-object-key": '{"a\\u0000b": 1}',
-           "control-chars": '"\\u0001\\u001f\\u007f"'}
+           "control-chars": '"\\u0001\\u001f\\u007f"',
+           "lone-surrogate": '"a\\ud800b"', "lone-surrogate-key": '{"\\udfff": 1}'}
 
 
 def _send(prsm_api, prsm_deployment, operation: str, content: str | bytes | None = None,

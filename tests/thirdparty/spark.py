@@ -169,6 +169,12 @@ def create_app(folder: Path) -> Any:
 
     @app.post("/api/memory/set", response_model=Stored, responses=err(401))
     async def memory_set(body: MemorySet, who: User) -> Stored:
+        # Found by the harness's hostile-input scenario: a lone UTF-16 surrogate was stored,
+        # then every read of it answered 500 (a JSON reply is UTF-8).
+        try:
+            json.dumps(body.value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise HTTPException(422, "the value holds text not encodable as UTF-8") from None
         expires = None if body.ttl is None else time.monotonic() + body.ttl
         memory[f"{who}:{body.key}"] = (body.value, expires)
         return Stored(key=body.key, stored=True)
