@@ -44,9 +44,10 @@ FEATURES: dict[str, str] = {
     "health_components": "health names each dependency under components.<name>.status",
     "error_codes": "every refusal is {\"error\": {\"code\", \"message\"}} with the stable code "
                    "of its status (unauthorized, not_found, conflict, validation_error, ...)",
-    "strict_input": "NaN, Infinity, 1e400 and NUL characters in bodies, and control characters "
-                    "in path parameters, are refused with 422; integer fields take no \"10\", "
-                    "true or 10.5",
+    "strict_input": "NaN, Infinity, 1e400, NUL characters and lone surrogates in bodies, and "
+                    "control characters in path parameters, are refused with 422; integer "
+                    "fields take no \"10\", true or 10.5; any request its schema does not "
+                    "allow is refused (schemathesis's negative data rejection)",
     "login_lockout": "after 5 failed logins for one username within a minute, its logins are "
                      "refused with 429 and Retry-After until the lockout ends",
     "token_lifetime_cap": "a correctly signed token whose lifetime (exp - iat) exceeds the "

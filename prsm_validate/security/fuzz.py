@@ -18,6 +18,10 @@ MODES = ("positive", "negative")
 # Checks that need something this run does not give them: a second user's token, or resources
 # linked by the document (the reference declares no links). Named in the report, not run.
 SKIPPED_CHECKS = ("object_level_authorization",)
+# Run only on a target that declares strict input (the profile feature ``strict_input``): any
+# other may coerce (``true`` for an integer) or ignore what its schema does not allow, as
+# test_hostile_input also allows it; failing it there would be a false alarm.
+STRICT_ONLY = ("negative_data_rejection",)
 # Tolerated, and counted: an undeclared 400 to a negative case (a body that is not even JSON
 # gets HTTP's generic "Bad Request" from most frameworks, whatever the document declares).
 TOLERATED = "undeclared 400 to a malformed request"
@@ -35,6 +39,7 @@ class FuzzReport:
     errors: list[str] = field(default_factory=list)  # operations schemathesis could not run
     tolerated: int = 0  # cases failing only by TOLERATED
     seconds: float = 0.0
+    strict: bool = True  # the target declares strict input (else STRICT_ONLY checks not run)
 
     def to_json(self) -> dict[str, Any]:
         """For the report (``record_property``)."""
@@ -42,29 +47,35 @@ class FuzzReport:
                 "operations": len(self.operations), "cases": self.cases,
                 "failures": self.failures, "errors": self.errors,
                 "tolerated": {TOLERATED: self.tolerated},
-                "seconds": round(self.seconds, 1), "checks_not_run": list(SKIPPED_CHECKS)}
+                "seconds": round(self.seconds, 1), "checks_not_run": not_run(self.strict)}
 
 
-def all_checks() -> list[Any]:
-    """Every check schemathesis registers, less :data:`SKIPPED_CHECKS`."""
+def not_run(strict: bool) -> list[str]:
+    """The checks left out, for a target that does or does not declare strict input."""
+    return [*SKIPPED_CHECKS, *(() if strict else STRICT_ONLY)]
+
+
+def all_checks(strict: bool = True) -> list[Any]:
+    """Every check schemathesis registers, less :func:`not_run`."""
     from schemathesis.checks import CHECKS, load_all_checks
 
     load_all_checks()
-    return [c for c in CHECKS.get_all() if c.__name__ not in SKIPPED_CHECKS]
+    return [c for c in CHECKS.get_all() if c.__name__ not in not_run(strict)]
 
 
 def fuzz(document: dict[str, Any], base_url: str, token: str, seed: int, max_examples: int,
-         skip: tuple[str, ...] = (), budget_s: float = 60.0) -> FuzzReport:
-    """Fuzz every operation of ``document`` (``skip``: "METHOD /path" labels left out)."""
+         skip: tuple[str, ...] = (), budget_s: float = 60.0, strict: bool = True) -> FuzzReport:
+    """Fuzz every operation of ``document`` (``skip``: "METHOD /path" labels left out;
+    ``strict``: the target declares strict input)."""
     import schemathesis
 
-    report = FuzzReport(seed, max_examples)
+    report = FuzzReport(seed, max_examples, strict=strict)
     started = time.monotonic()
     schema = schemathesis.openapi.from_dict(document)
     # No NUL in generated strings: a document cannot say "no NUL" of every string, and a
     # server that stores text (PostgreSQL) must refuse it; test_hostile_input sends NULs.
     schema.config.generation.update(allow_x00=False)
-    checks = all_checks()
+    checks = all_checks(strict)
     headers = {"Authorization": f"Bearer {token}"}
     for result in schema.get_all_operations():
         try:

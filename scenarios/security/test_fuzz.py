@@ -1,6 +1,8 @@
 """Input fuzzing with schemathesis over the target's own OpenAPI document (OWASP API8): every
 operation gets ``EXAMPLES`` generated requests per mode (positive and negative), authenticated,
-judged by all of schemathesis's checks; Hypothesis is seeded from ``--prsm-seed``. Each failure
+judged by all of schemathesis's checks (negative data rejection only where the target
+declares strict input: any other may coerce what its schema does not allow); Hypothesis is
+seeded from ``--prsm-seed``. Each failure
 is reported with schemathesis's curl reproduction (the token shown as ``$TOKEN``); the whole
 result is recorded on the test as ``fuzz``.
 
@@ -31,12 +33,14 @@ def test_schemathesis_finds_no_failure_with_all_checks(prsm_api, prsm_deployment
     if prsm_deployment.contract is None:
         pytest.skip(f"target declares no OpenAPI document ({prsm_deployment.contract_note})")
     seed = derive_seed(prsm_seed, "schemathesis")
+    strict = "strict_input" in prsm_deployment.api_profile.features
     report = fuzz_openapi(prsm_deployment.contract.document, prsm_deployment.api_url,
-                          prsm_api.token, seed, EXAMPLES, NOT_FUZZED, BUDGET_S)
+                          prsm_api.token, seed, EXAMPLES, NOT_FUZZED, BUDGET_S, strict)
     record_property("fuzz", report.to_json())
     print(f"schemathesis: {len(report.operations)} operations, {report.cases} cases, "
           f"{EXAMPLES} examples per operation and mode, seed {seed}, "
-          f"{len(report.failures)} failures, {report.seconds:.1f} s")
+          f"{len(report.failures)} failures, {report.seconds:.1f} s; checks not run: "
+          f"{', '.join(report.to_json()['checks_not_run'])}")
     for failure in report.failures:
         print(f"  {failure['operation']} ({failure['mode']}): {failure['failure']} -> "
               f"{failure['response']}\n"

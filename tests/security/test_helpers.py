@@ -138,3 +138,13 @@ def test_a_document_waiving_auth_does_not_make_an_operation_public():
     assert "list it in the target's public_routes" in sweep.judge_operation(waived, 200, None)
     assert "public_routes" not in sweep.judge_operation(waived, 403, None)
     assert sweep.judge_operation(waived, 401, "Bearer") is None
+
+
+def test_negative_data_rejection_is_judged_only_where_strict_input_is_declared():
+    from prsm_validate.security.fuzz import all_checks, not_run
+
+    strict = {c.__name__ for c in all_checks(strict=True)}
+    lax = {c.__name__ for c in all_checks(strict=False)}
+    assert "negative_data_rejection" in strict and "negative_data_rejection" not in lax
+    assert strict - lax == {"negative_data_rejection"}
+    assert not_run(False) == ["object_level_authorization", "negative_data_rejection"]
