@@ -25,6 +25,7 @@ from prsm_validate.targets import base
 Control = TypeVar("Control")
 
 NEMESIS = "nemesis"
+PRIMARY_WAIT_S = 10.0  # isolate-primary right after a heal waits out a view change in progress
 
 
 @dataclass
@@ -201,9 +202,9 @@ class Nemesis:
         """Component names of the consensus replicas (``node-0`` ...)."""
         return [node.id for node in self.deployment.nodes]
 
-    def primary(self, wait_s: float = 0.0) -> str:
-        """The current primary, as agreed by f+1 replicas (waiting up to ``wait_s`` for one,
-        e.g. while a view change completes); fails the test if there is none."""
+    def agreed_primary(self, wait_s: float = 0.0) -> str | None:
+        """The current primary as agreed by f+1 replicas, waiting up to ``wait_s`` for one
+        (e.g. while a view change completes); None if there is none."""
         from prsm_validate.client.nodes import Cluster
 
         deadline = time.monotonic() + wait_s
@@ -212,6 +213,11 @@ class Nemesis:
             while primary is None and time.monotonic() < deadline:
                 time.sleep(0.1)
                 primary = nodes.primary()
+        return primary
+
+    def primary(self, wait_s: float = 0.0) -> str:
+        """:meth:`agreed_primary`, failing the test if there is none."""
+        primary = self.agreed_primary(wait_s)
         if primary is None:
             pytest.fail(f"no primary is agreed by f+1 replicas now"
                         f"{f' (waited {wait_s:g}s)' if wait_s else ''}", pytrace=False)
@@ -236,7 +242,7 @@ class Nemesis:
         bridge, or ``explicit`` with ``grudge={node: [nodes it must not hear]}``."""
         proxy = self._fault_proxy(base.PARTITION)
         names = list(nodes or self.nodes)
-        primary = self.primary() if shape == "isolate-primary" else None
+        primary = self.primary(PRIMARY_WAIT_S) if shape == "isolate-primary" else None
         grudge = cluster_faults.grudge_for(shape, names, self.rng, primary, **options)
         record = self._begin("partition", f"{shape}:{cluster_faults.describe(grudge)}",
                              cluster_faults.partition(proxy, grudge))

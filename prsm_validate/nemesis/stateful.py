@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from prsm_validate.checker.agreement import NodeLog, check_agreement
 from prsm_validate.history import History
-from prsm_validate.nemesis.core import ActiveFault, Nemesis
+from prsm_validate.nemesis.core import PRIMARY_WAIT_S, ActiveFault, Nemesis
 
 SHAPES = ("isolate", "isolate-primary", "halves", "majority-minority", "bridge")
 
@@ -79,6 +79,8 @@ def cluster_machine(nemesis: Nemesis, cluster: Any, api: Any,
         @precondition(lambda self: self.partition is None)
         @rule(shape=st.sampled_from(SHAPES))
         def cut(self, shape: str) -> None:
+            if shape == "isolate-primary" and nemesis.agreed_primary(PRIMARY_WAIT_S) is None:
+                return  # no primary agreed (a view change still going on): none to isolate
             self.partition = nemesis.partition(shape)
 
         @precondition(lambda self: self.partition is not None)
